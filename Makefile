@@ -1,0 +1,75 @@
+# Xinfang — the two set-up commands are `make demo` and `make test` (see README.md).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+export XINFANG_CACHE ?= $(HOME)/.cache/xinfang
+export XINFANG_RUN ?= $(CURDIR)/.run
+export CARGO_TERM_COLOR ?= never
+# Tests use the local database and broker started by `make stack`.
+export XINFANG_TEST_DATABASE_URL ?= postgres://xinfang:xinfang@127.0.0.1:5432/xinfang_test
+export XINFANG_TEST_BROKERS ?= 127.0.0.1:9092
+
+CARGO ?= cargo
+XF_BIN_DIR ?= target/debug
+
+include mk/charts.mk
+
+.PHONY: help demo test down stack deps build lint fmt bench status logs clean-test-schemas
+
+help:
+	@echo "make demo   — start Postgres, the broker and the five services; register cases in a real county; show the flow"
+	@echo "make test   — install/start what is missing and run every test, lint and chart check"
+	@echo "make down   — stop the services and the broker"
+	@echo "make status — what is running;  make logs — tail the service logs"
+	@echo "make bench  — benchmarks (tables)"
+
+deps:
+	@bash scripts/stack/deps.sh
+
+# Postgres (started or installed if none answers on 127.0.0.1:5432) and the broker.
+stack: deps
+	@bash scripts/stack/postgres.sh ensure
+	@bash scripts/stack/broker.sh install
+	@bash scripts/stack/broker.sh start
+
+build: deps
+	@echo "==> cargo build (services, tools)"
+	$(CARGO) build --workspace --bins
+
+demo: stack build
+	@bash scripts/services.sh restart
+	@echo "==> driving cases through the stack"
+	@$(XF_BIN_DIR)/xf-demo
+	@echo
+	@echo "The stack keeps running: 'make status', 'make logs', 'make down'."
+
+status:
+	@bash scripts/services.sh status
+	@bash scripts/stack/broker.sh status || true
+
+logs:
+	@tail -n 20 $(XINFANG_RUN)/logs/{intake,routing,supervision,scheduling,reporting}.log
+
+down:
+	@bash scripts/services.sh stop
+	@bash scripts/stack/broker.sh stop
+
+clean-test-schemas:
+	@bash scripts/stack/postgres.sh drop-test-schemas
+
+lint: deps
+	@echo "==> cargo fmt --check"
+	$(CARGO) fmt --all -- --check
+	@echo "==> cargo clippy -D warnings"
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+test: stack clean-test-schemas
+	@echo "==> cargo build (all targets)"
+	$(CARGO) build --workspace --all-targets
+	@echo "==> tests"
+	XINFANG_TANSU_BIN="$$(bash scripts/stack/broker.sh bin)" $(CARGO) test --workspace -- --test-threads=4
+	@$(MAKE) --no-print-directory lint
+	@$(MAKE) --no-print-directory charts-check
+
+bench: stack build
+	@bash scripts/bench.sh

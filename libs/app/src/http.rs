@@ -1,0 +1,111 @@
+//! Routes and middleware every service has: health, metrics, request metrics, and
+//! problem+json for extractor errors and unknown routes.
+
+use std::time::{Duration, Instant};
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, web};
+use rdkafka::producer::FutureProducer;
+use sqlx::PgPool;
+use xf_http::{Code, Problem};
+
+#[derive(Clone)]
+pub(crate) struct Readiness {
+    pub pool: PgPool,
+    pub producer: FutureProducer,
+    pub topic: String,
+}
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/health/livez", web::get().to(livez))
+        .route("/health/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(metrics));
+}
+
+async fn livez() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+async fn readyz(r: web::Data<Readiness>) -> HttpResponse {
+    let db = tokio::time::timeout(
+        Duration::from_secs(2),
+        sqlx::query("SELECT 1").execute(&r.pool),
+    )
+    .await
+    .map(|x| x.is_ok())
+    .unwrap_or(false);
+    let broker = xf_bus::broker_reachable(&r.producer, &r.topic, Duration::from_secs(2)).await;
+    let body = serde_json::json!({
+        "database": if db { "ok" } else { "unreachable" },
+        "broker": if broker { "ok" } else { "unreachable" },
+    });
+    if db && broker {
+        HttpResponse::Ok().json(body)
+    } else {
+        let mut p = Problem::new(Code::Unavailable).detail("a dependency is unreachable");
+        if !db {
+            p = p.field("database", "unreachable");
+        }
+        if !broker {
+            p = p.field("broker", "unreachable");
+        }
+        HttpResponse::ServiceUnavailable()
+            .content_type("application/problem+json")
+            .json(p)
+    }
+}
+
+async fn metrics() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(xf_telemetry::render_metrics())
+}
+
+/// Counts requests and their latency by route pattern and status.
+pub(crate) async fn track(
+    service: &'static str,
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let start = Instant::now();
+    let method = req.method().to_string();
+    let res = next.call(req).await?;
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let status = res.status().as_u16().to_string();
+    xf_telemetry::counter_vec(
+        "xf_http_requests_total",
+        "HTTP requests by route and status",
+        &["service", "method", "route", "status"],
+    )
+    .with_label_values(&[service, method.as_str(), route.as_str(), status.as_str()])
+    .inc();
+    xf_telemetry::histogram_vec(
+        "xf_http_request_duration_seconds",
+        "HTTP request latency",
+        &["service", "route"],
+    )
+    .with_label_values(&[service, route.as_str()])
+    .observe(start.elapsed().as_secs_f64());
+    Ok(res)
+}
+
+/// Path, query and form extractor errors as problem+json.
+pub(crate) fn extractor_errors(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::PathConfig::default().error_handler(|e, _| {
+        Problem::new(Code::NotFound).detail(e.to_string()).into()
+    }))
+    .app_data(web::QueryConfig::default().error_handler(|e, _| {
+        Problem::validation(vec![xf_http::FieldError::new("query", e.to_string())]).into()
+    }))
+    .app_data(web::FormConfig::default().error_handler(|e, _| {
+        Problem::validation(vec![xf_http::FieldError::new("form", e.to_string())]).into()
+    }))
+    .app_data(web::JsonConfig::default().error_handler(|e, _| {
+        Problem::new(Code::InvalidJson).detail(e.to_string()).into()
+    }));
+}

@@ -1,0 +1,49 @@
+use sqlx::PgConnection;
+use xf_events::Envelope;
+
+/// Writes events into the service's outbox table inside the caller's transaction.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    topic: String,
+}
+
+impl Outbox {
+    pub fn new(topic: impl Into<String>) -> Self {
+        Outbox {
+            topic: topic.into(),
+        }
+    }
+
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// Adds `env` to the outbox. Call it inside the transaction that makes the change
+    /// the event describes, while holding the case's row lock, so that one case's
+    /// events are numbered in the order they happened. The current span's W3C
+    /// `traceparent` is stored with the event.
+    pub async fn put(&self, conn: &mut PgConnection, env: &Envelope) -> Result<(), sqlx::Error> {
+        let event_id: uuid::Uuid = env
+            .event_id
+            .parse()
+            .map_err(|e: uuid::Error| sqlx::Error::Protocol(format!("event id: {e}")))?;
+        let traceparent = xf_telemetry::current_traceparent();
+        sqlx::query(
+            "INSERT INTO outbox (event_id, topic, key, event_type, payload, traceparent)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(event_id)
+        .bind(&self.topic)
+        .bind(&env.case_id)
+        .bind(xf_events::type_name(env.payload.as_ref()))
+        .bind(xf_events::encode(env))
+        .bind(traceparent)
+        .execute(&mut *conn)
+        .await?;
+        // Delivered to the relay's LISTEN when the transaction commits.
+        sqlx::query("SELECT pg_notify('xf_outbox_' || current_schema(), '')")
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,236 @@
+use std::time::Duration;
+
+use futures::future::join_all;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::error::KafkaError;
+use sqlx::postgres::PgListener;
+use sqlx::{PgPool, Row};
+use tokio_util::sync::CancellationToken;
+
+use crate::{BusError, KafkaSettings, headers};
+
+/// Publishes outbox rows to Kafka. Several relays (replicas) may run at once: each
+/// round locks a batch with `FOR UPDATE SKIP LOCKED`, and rows are marked published
+/// only after the broker acknowledged them.
+pub struct Relay {
+    pool: PgPool,
+    producer: FutureProducer,
+    schema: String,
+    service: String,
+    batch: i64,
+    poll: Duration,
+    retention_hours: u32,
+}
+
+struct Row_ {
+    id: i64,
+    topic: String,
+    key: String,
+    event_type: String,
+    event_id: uuid::Uuid,
+    payload: Vec<u8>,
+    traceparent: Option<String>,
+}
+
+impl Relay {
+    pub fn new(
+        pool: PgPool,
+        producer: FutureProducer,
+        schema: &str,
+        service: &str,
+        s: &KafkaSettings,
+    ) -> Self {
+        Relay {
+            pool,
+            producer,
+            schema: schema.to_owned(),
+            service: service.to_owned(),
+            batch: s.relay_batch,
+            poll: Duration::from_millis(s.relay_poll_ms),
+            retention_hours: s.outbox_retention_hours,
+        }
+    }
+
+    /// Runs until cancelled; rows left unpublished stay for the next start.
+    pub async fn run(self, cancel: CancellationToken) {
+        let mut listener = self.listen().await;
+        let mut backoff = Duration::from_millis(100);
+        let mut last_cleanup = std::time::Instant::now();
+        let published = xf_telemetry::counter_vec(
+            "xf_outbox_published_total",
+            "Outbox events acknowledged by the broker",
+            &["service"],
+        )
+        .with_label_values(&[self.service.as_str()]);
+        loop {
+            if cancel.is_cancelled() {
+                break;
+            }
+            match self.publish_once().await {
+                Ok(n) if n > 0 => {
+                    published.inc_by(n as u64);
+                    backoff = Duration::from_millis(100);
+                    continue;
+                }
+                Ok(_) => backoff = Duration::from_millis(100),
+                Err(e) => {
+                    tracing::warn!(error = %e, service = %self.service, "outbox relay round failed; retrying");
+                    tokio::select! {
+                        _ = cancel.cancelled() => break,
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    if listener.is_none() {
+                        listener = self.listen().await;
+                    }
+                    continue;
+                }
+            }
+            if last_cleanup.elapsed() > Duration::from_secs(600) {
+                last_cleanup = std::time::Instant::now();
+                if let Err(e) = self.cleanup().await {
+                    tracing::warn!(error = %e, "outbox cleanup failed");
+                }
+            }
+            // Wait for a commit notification, or poll.
+            let wait = async {
+                match listener.as_mut() {
+                    Some(l) => {
+                        if l.recv().await.is_err() {
+                            tokio::time::sleep(self.poll).await;
+                        }
+                    }
+                    None => tokio::time::sleep(self.poll).await,
+                }
+            };
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = wait => {}
+                _ = tokio::time::sleep(self.poll) => {}
+            }
+        }
+        tracing::info!(service = %self.service, "outbox relay stopped");
+    }
+
+    async fn listen(&self) -> Option<PgListener> {
+        let mut l = PgListener::connect_with(&self.pool).await.ok()?;
+        l.listen(&format!("xf_outbox_{}", self.schema)).await.ok()?;
+        Some(l)
+    }
+
+    async fn cleanup(&self) -> Result<u64, BusError> {
+        let r = sqlx::query(
+            "DELETE FROM outbox WHERE published_at IS NOT NULL
+             AND published_at < now() - make_interval(hours => $1)",
+        )
+        .bind(i32::try_from(self.retention_hours).unwrap_or(i32::MAX))
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected())
+    }
+
+    /// Publishes one batch; returns how many rows were acknowledged.
+    pub async fn publish_once(&self) -> Result<usize, BusError> {
+        let mut tx = self.pool.begin().await?;
+        // Lock a batch; leave out any row whose case has an earlier unpublished row
+        // outside the batch (locked by another relay), so per-case order holds.
+        let rows = sqlx::query(
+            "WITH batch AS (
+                 SELECT id FROM outbox WHERE published_at IS NULL
+                 ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+             SELECT o.id, o.topic, o.key, o.event_type, o.event_id, o.payload, o.traceparent
+             FROM outbox o JOIN batch b ON b.id = o.id
+             WHERE NOT EXISTS (
+                 SELECT 1 FROM outbox e
+                 WHERE e.key = o.key AND e.published_at IS NULL AND e.id < o.id
+                   AND e.id NOT IN (SELECT id FROM batch))
+             ORDER BY o.id",
+        )
+        .bind(self.batch)
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.is_empty() {
+            tx.commit().await?;
+            return Ok(0);
+        }
+        let rows: Vec<Row_> = rows
+            .into_iter()
+            .map(|r| Row_ {
+                id: r.get("id"),
+                topic: r.get("topic"),
+                key: r.get("key"),
+                event_type: r.get("event_type"),
+                event_id: r.get("event_id"),
+                payload: r.get("payload"),
+                traceparent: r.get("traceparent"),
+            })
+            .collect();
+
+        let mut futures = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let event_id = row.event_id.to_string();
+            let mut hdrs = OwnedHeaders::new()
+                .insert(Header { key: headers::EVENT_TYPE, value: Some(row.event_type.as_str()) })
+                .insert(Header { key: headers::EVENT_ID, value: Some(event_id.as_str()) })
+                .insert(Header { key: headers::CONTENT_TYPE, value: Some(xf_events::CONTENT_TYPE) });
+            if let Some(tp) = &row.traceparent {
+                hdrs = hdrs.insert(Header { key: headers::TRACEPARENT, value: Some(tp.as_str()) });
+            }
+            let mut record = FutureRecord::to(&row.topic)
+                .key(row.key.as_str())
+                .payload(row.payload.as_slice())
+                .headers(hdrs);
+            // Queue full is back-pressure: wait for deliveries to drain, then retry.
+            let fut = loop {
+                match self.producer.send_result(record) {
+                    Ok(f) => break f,
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                        record = r;
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    Err((e, _)) => return Err(e.into()),
+                }
+            };
+            futures.push(fut);
+        }
+        let results = join_all(futures).await;
+        let mut ok = Vec::new();
+        let mut failed = Vec::new();
+        let mut first_error = None;
+        for (row, res) in rows.iter().zip(results) {
+            match res {
+                Ok(Ok(_)) => ok.push(row.id),
+                Ok(Err((e, _))) => {
+                    first_error.get_or_insert_with(|| e.to_string());
+                    failed.push(row.id);
+                }
+                Err(_) => {
+                    first_error.get_or_insert_with(|| "delivery cancelled".to_owned());
+                    failed.push(row.id);
+                }
+            }
+        }
+        if !ok.is_empty() {
+            sqlx::query("UPDATE outbox SET published_at = now() WHERE id = ANY($1)")
+                .bind(&ok)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if !failed.is_empty() {
+            sqlx::query(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = ANY($1)",
+            )
+            .bind(&failed)
+            .bind(first_error.clone())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        if let Some(e) = first_error {
+            return Err(BusError::Topic(self.service.clone(), format!("{} events not acknowledged: {e}", failed.len())));
+        }
+        Ok(ok.len())
+    }
+}

@@ -1,0 +1,332 @@
+//! HTTP error and input conventions shared by every service.
+//!
+//! Every error is `application/problem+json` (RFC 9457) with a stable `code` from
+//! [`Code`]; bad input is a 4xx that names each failing field in `errors`.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, dev::Payload, web};
+use futures::StreamExt;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// The table of stable error codes: code, HTTP status and title.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    InvalidJson,
+    ValidationFailed,
+    UnsupportedMediaType,
+    PayloadTooLarge,
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    Conflict,
+    RateLimited,
+    Unavailable,
+    Internal,
+}
+
+impl Code {
+    pub fn as_str(self) -> &'static str {
+        self.row().0
+    }
+    pub fn status(self) -> StatusCode {
+        self.row().1
+    }
+    pub fn title(self) -> &'static str {
+        self.row().2
+    }
+    fn row(self) -> (&'static str, StatusCode, &'static str) {
+        match self {
+            Code::InvalidJson => ("invalid_json", StatusCode::BAD_REQUEST, "The body is not valid JSON"),
+            Code::ValidationFailed => ("validation_failed", StatusCode::UNPROCESSABLE_ENTITY, "Some fields are missing or invalid"),
+            Code::UnsupportedMediaType => ("unsupported_media_type", StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported content type"),
+            Code::PayloadTooLarge => ("payload_too_large", StatusCode::PAYLOAD_TOO_LARGE, "The body is too large"),
+            Code::Unauthenticated => ("unauthenticated", StatusCode::UNAUTHORIZED, "A valid bearer token is required"),
+            Code::Forbidden => ("forbidden", StatusCode::FORBIDDEN, "Not allowed for this user"),
+            Code::NotFound => ("not_found", StatusCode::NOT_FOUND, "Not found"),
+            Code::MethodNotAllowed => ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"),
+            Code::Conflict => ("conflict", StatusCode::CONFLICT, "The request conflicts with the current state"),
+            Code::RateLimited => ("rate_limited", StatusCode::TOO_MANY_REQUESTS, "Too many requests"),
+            Code::Unavailable => ("unavailable", StatusCode::SERVICE_UNAVAILABLE, "Temporarily unavailable"),
+            Code::Internal => ("internal", StatusCode::INTERNAL_SERVER_ERROR, "Unexpected error"),
+        }
+    }
+}
+
+/// One failing field.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A problem+json response.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    pub title: String,
+    pub status: u16,
+    pub code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+impl Problem {
+    pub fn new(code: Code) -> Self {
+        Problem {
+            type_uri: format!("https://xinfang.dev/problems/{}", code.as_str()),
+            title: code.title().to_owned(),
+            status: code.status().as_u16(),
+            code: code.as_str(),
+            detail: None,
+            errors: Vec::new(),
+        }
+    }
+    pub fn detail(mut self, d: impl Into<String>) -> Self {
+        self.detail = Some(d.into());
+        self
+    }
+    pub fn field(mut self, field: impl Into<String>, message: impl Into<String>) -> Self {
+        self.errors.push(FieldError::new(field, message));
+        self
+    }
+    /// A 422 naming every failing field.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let mut p = Problem::new(Code::ValidationFailed);
+        p.detail = Some(
+            errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+        );
+        p.errors = errors;
+        p
+    }
+    pub fn not_found(what: &str) -> Self {
+        Problem::new(Code::NotFound).detail(format!("{what} not found"))
+    }
+    pub fn forbidden(why: impl Into<String>) -> Self {
+        Problem::new(Code::Forbidden).detail(why)
+    }
+    pub fn conflict(why: impl Into<String>) -> Self {
+        Problem::new(Code::Conflict).detail(why)
+    }
+    pub fn unauthenticated(why: impl Into<String>) -> Self {
+        Problem::new(Code::Unauthenticated).detail(why)
+    }
+    /// An unexpected failure: the cause is logged, never shown.
+    pub fn internal(cause: &dyn fmt::Display) -> Self {
+        tracing::error!(error = %cause, "unexpected error");
+        Problem::new(Code::Internal)
+    }
+    pub fn unavailable(cause: &dyn fmt::Display) -> Self {
+        tracing::warn!(error = %cause, "dependency unavailable");
+        Problem::new(Code::Unavailable)
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.title, self.code)
+    }
+}
+
+impl ResponseError for Problem {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+    fn error_response(&self) -> HttpResponse {
+        let mut b = HttpResponse::build(self.status_code());
+        b.content_type("application/problem+json");
+        if self.status == 401 {
+            b.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        b.json(self)
+    }
+}
+
+/// Default body limit when none is configured (bytes).
+pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
+
+/// The body limit in force, stored in app data by the application builder.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+/// A JSON body: checks the content type (415), size (413) and syntax (400), and names
+/// the field on a missing or wrong-typed value (422).
+#[derive(Debug)]
+pub struct ValidJson<T>(pub T);
+
+impl<T> ValidJson<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for ValidJson<T> {
+    type Error = Problem;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Problem>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<web::Data<BodyLimit>>()
+            .map(|l| l.0)
+            .unwrap_or(DEFAULT_BODY_LIMIT);
+        let ct_ok = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(is_json_content_type)
+            .unwrap_or(false);
+        let declared = req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !ct_ok {
+                return Err(Problem::new(Code::UnsupportedMediaType)
+                    .detail("send the body as application/json"));
+            }
+            if declared.is_some_and(|n| n > limit) {
+                return Err(too_large(limit));
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| {
+                    Problem::new(Code::InvalidJson).detail(format!("cannot read body: {e}"))
+                })?;
+                if body.len() + chunk.len() > limit {
+                    return Err(too_large(limit));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            parse_json(&body).map(ValidJson)
+        })
+    }
+}
+
+fn too_large(limit: usize) -> Problem {
+    Problem::new(Code::PayloadTooLarge).detail(format!("the body may be at most {limit} bytes"))
+}
+
+fn is_json_content_type(v: &str) -> bool {
+    let essence = v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Parses a JSON body into `T`, mapping syntax errors to 400 and data errors to 422
+/// with the failing field's path.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    match serde_path_to_error::deserialize::<_, T>(de) {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            use serde_json::error::Category;
+            match inner.classify() {
+                Category::Syntax | Category::Eof | Category::Io => Err(Problem::new(
+                    Code::InvalidJson,
+                )
+                .detail(inner.to_string())),
+                Category::Data => {
+                    let msg = strip_position(&inner.to_string());
+                    let field = match (missing_field(&msg), path.as_str()) {
+                        (Some(f), "." | "") => f.to_owned(),
+                        (Some(f), p) => format!("{p}.{f}"),
+                        (None, p) if p == "." || p.is_empty() => "body".to_owned(),
+                        (None, p) => p.to_owned(),
+                    };
+                    Err(Problem::validation(vec![FieldError::new(field, msg)]))
+                }
+            }
+        }
+    }
+}
+
+fn missing_field(msg: &str) -> Option<&str> {
+    let rest = msg.strip_prefix("missing field `")?;
+    rest.split('`').next()
+}
+
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_owned(),
+        None => msg.to_owned(),
+    }
+}
+
+/// Default handler for unknown routes: a 404 problem.
+pub async fn not_found() -> HttpResponse {
+    Problem::new(Code::NotFound)
+        .detail("no such resource")
+        .error_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        code: String,
+    }
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        summary: String,
+        age: Option<u8>,
+        place: Option<Inner>,
+    }
+
+    #[test]
+    fn syntax_errors_are_400() {
+        let p = parse_json::<Body>(b"{not json").expect_err("refused");
+        assert_eq!(p.status, 400);
+        assert_eq!(p.code, "invalid_json");
+    }
+
+    #[test]
+    fn missing_and_wrong_typed_fields_are_named() {
+        let p = parse_json::<Body>(b"{}").expect_err("refused");
+        assert_eq!((p.status, p.errors[0].field.as_str()), (422, "summary"));
+        let p = parse_json::<Body>(br#"{"summary":"x","age":"old"}"#).expect_err("refused");
+        assert_eq!(p.errors[0].field, "age");
+        let p = parse_json::<Body>(br#"{"summary":"x","place":{}}"#).expect_err("refused");
+        assert_eq!(p.errors[0].field, "place.code");
+        let p = parse_json::<Body>(br#"{"summary":"x","extra":1}"#).expect_err("refused");
+        assert_eq!(p.status, 422);
+    }
+
+    #[test]
+    fn json_content_types() {
+        assert!(is_json_content_type("application/json; charset=utf-8"));
+        assert!(is_json_content_type("application/merge-patch+json"));
+        assert!(!is_json_content_type("text/plain"));
+    }
+}

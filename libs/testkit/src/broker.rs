@@ -1,0 +1,83 @@
+//! A private broker process for fault tests (stop it, start it again).
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::{Child, Command};
+
+/// A `tansu` broker on a free loopback port with durable storage in a temp folder.
+pub struct TestBroker {
+    pub port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+fn tansu_bin() -> String {
+    if let Ok(b) = std::env::var("XINFANG_TANSU_BIN") {
+        return b;
+    }
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    let cache = std::env::var("XINFANG_CACHE").unwrap_or_else(|_| format!("{home}/.cache/xinfang"));
+    let cached = format!("{cache}/tansu-0.6.0/bin/tansu");
+    if std::path::Path::new(&cached).exists() { cached } else { "tansu".into() }
+}
+
+impl TestBroker {
+    pub async fn start() -> anyhow::Result<TestBroker> {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let dir = std::env::temp_dir().join(format!("xf-broker-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir)?;
+        let mut b = TestBroker { port, dir, child: None };
+        b.resume().await?;
+        Ok(b)
+    }
+
+    pub fn brokers(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Starts (again) on the same port and storage.
+    pub async fn resume(&mut self) -> anyhow::Result<()> {
+        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let log = std::fs::File::create(self.dir.join("broker.log"))?;
+        let child = Command::new(tansu_bin())
+            .arg("broker")
+            .arg("--listener-url")
+            .arg(&url)
+            .arg("--advertised-listener-url")
+            .arg(&url)
+            .arg("--storage-engine")
+            .arg(format!("sqlite://{}/tansu.db", self.dir.display()))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()?;
+        self.child = Some(child);
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        anyhow::bail!("the test broker did not listen on port {} within 10 s", self.port)
+    }
+
+    /// Stops the broker process (storage is kept).
+    pub async fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill().await;
+            let _ = c.wait().await;
+        }
+    }
+}
+
+impl Drop for TestBroker {
+    fn drop(&mut self) {
+        if let Some(c) = self.child.as_mut() {
+            let _ = c.start_kill();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

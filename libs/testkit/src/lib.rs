@@ -1,0 +1,240 @@
+//! Test support against the real Postgres and the real Kafka-protocol broker.
+//!
+//! Each [`Ctx`] owns a fresh set of schemas (`t_<id>_<service>`), topics
+//! (`xinfang.case.v1.t_<id>`) and consumer groups, and drops them in
+//! [`Ctx::cleanup`]. Environment:
+//! - `XINFANG_TEST_DATABASE_URL` (default `postgres://xinfang:xinfang@127.0.0.1:5432/xinfang_test`)
+//! - `XINFANG_TEST_BROKERS` (default `127.0.0.1:9092`)
+//! - `XINFANG_TANSU_BIN` (for tests that start a private broker)
+//! - `XINFANG_TEST_LOG` (a log filter, e.g. `info`; off by default)
+
+mod broker;
+mod kafka;
+
+use std::future::Future;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use xf_app::cli::Binary;
+use xf_app::{Application, Settings, Validate};
+use xf_auth::{KeyAlgorithm, Signer};
+use xf_bus::Handler;
+
+pub use broker::TestBroker;
+pub use kafka::{Record, read_topic, produce_raw};
+
+/// The development keys in `dev/keys` (never for production).
+pub const DEV_PUBLIC_KEY: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../dev/keys/dev-ed25519-public.pem");
+pub const DEV_PRIVATE_PEM: &str = include_str!("../../../dev/keys/dev-ed25519-private.pem");
+pub const DEV_VAULT_KEY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../dev/keys/dev-vault.key");
+pub const DEV_PSEUDONYM_KEY: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../dev/keys/dev-pseudonym.key");
+
+pub fn database_url() -> String {
+    std::env::var("XINFANG_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://xinfang:xinfang@127.0.0.1:5432/xinfang_test".into())
+}
+
+pub fn brokers() -> String {
+    std::env::var("XINFANG_TEST_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into())
+}
+
+/// One test's isolated world.
+pub struct Ctx {
+    pub id: String,
+    pub brokers: String,
+    pub topic: String,
+    pub dlq_topic: String,
+    admin: PgPool,
+    running: Vec<Running>,
+    signer: Signer,
+}
+
+/// A service started in-process.
+pub struct Running {
+    pub name: String,
+    pub base_url: String,
+    pub pool: PgPool,
+    pub clock: xf_app::Clock,
+    cancel: CancellationToken,
+    join: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Running {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+    /// Stops the service gracefully and waits for it.
+    pub async fn stop(&mut self) {
+        self.cancel.cancel();
+        if let Some(j) = self.join.take() {
+            let _ = j.await;
+        }
+    }
+}
+
+impl Ctx {
+    pub async fn new() -> anyhow::Result<Ctx> {
+        Self::with_brokers(&brokers()).await
+    }
+
+    pub async fn with_brokers(brokers: &str) -> anyhow::Result<Ctx> {
+        xf_telemetry::init_for_tests();
+        let id = format!("t_{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+        let admin = PgPoolOptions::new()
+            .max_connections(2)
+            .connect(&database_url())
+            .await?;
+        let signer = Signer::from_pem(DEV_PRIVATE_PEM.as_bytes(), KeyAlgorithm::EdDSA)?;
+        Ok(Ctx {
+            topic: format!("xinfang.case.v1.{id}"),
+            dlq_topic: format!("xinfang.case.v1.{id}.dlq"),
+            brokers: brokers.to_owned(),
+            id,
+            admin,
+            running: Vec::new(),
+            signer,
+        })
+    }
+
+    pub fn schema(&self, service: &str) -> String {
+        format!("{}_{service}", self.id)
+    }
+
+    /// Settings overrides that isolate `service` in this context.
+    pub fn overrides(&self, service: &str) -> Vec<(String, String)> {
+        let mut o = vec![
+            ("http.port".into(), "0".into()),
+            ("http.host".into(), "127.0.0.1".into()),
+            ("database.url".into(), database_url()),
+            ("database.schema".into(), self.schema(service)),
+            ("database.max_connections".into(), "4".into()),
+            ("kafka.brokers".into(), self.brokers.clone()),
+            ("kafka.topic".into(), self.topic.clone()),
+            ("kafka.dlq_topic".into(), self.dlq_topic.clone()),
+            ("kafka.partitions".into(), "3".into()),
+            ("kafka.group_id".into(), format!("xinfang-{service}-{}", self.id)),
+            ("kafka.relay_poll_ms".into(), "50".into()),
+            ("kafka.max_attempts".into(), "3".into()),
+            ("kafka.message_timeout_ms".into(), "10000".into()),
+            ("auth.public_key_file".into(), DEV_PUBLIC_KEY.into()),
+            ("http.workers".into(), "2".into()),
+        ];
+        if service == "intake" {
+            o.push(("vault.key_file".into(), DEV_VAULT_KEY.into()));
+            o.push(("vault.pseudonym_key_file".into(), DEV_PSEUDONYM_KEY.into()));
+        }
+        o
+    }
+
+    /// The service's settings for this context, with extra overrides.
+    pub fn settings<X: DeserializeOwned + Validate>(
+        &self,
+        bin: &Binary,
+        extra: &[(&str, &str)],
+    ) -> anyhow::Result<Settings<X>> {
+        let mut o = self.overrides(bin.name);
+        o.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        Ok(bin.settings(&o)?)
+    }
+
+    /// Runs a built service in the background; returns its index in [`Ctx::svc`].
+    pub fn spawn<H: Handler>(&mut self, name: &str, app: Application<H>) -> usize {
+        let cancel = CancellationToken::new();
+        let base_url = format!("http://127.0.0.1:{}", app.port());
+        let pool = app.pool().clone();
+        let clock = app.clock().clone();
+        let join = tokio::spawn(app.run_until_stopped(cancel.clone()));
+        self.running.push(Running {
+            name: name.to_owned(),
+            base_url,
+            pool,
+            clock,
+            cancel,
+            join: Some(join),
+        });
+        self.running.len() - 1
+    }
+
+    pub fn svc(&self, name: &str) -> &Running {
+        self.running
+            .iter()
+            .rev()
+            .find(|r| r.name == name)
+            .unwrap_or_else(|| panic!("service {name} is not running in this context"))
+    }
+
+    pub fn svc_mut(&mut self, name: &str) -> &mut Running {
+        self.running
+            .iter_mut()
+            .rev()
+            .find(|r| r.name == name)
+            .unwrap_or_else(|| panic!("service {name} is not running in this context"))
+    }
+
+    /// A signer with the development key (for tokens with custom claims).
+    pub fn signer(&self) -> &Signer {
+        &self.signer
+    }
+
+    /// A signed token for `roles` in `jurisdiction`.
+    pub fn token(&self, roles: &[&str], unit: Option<&str>, jurisdiction: &str) -> String {
+        self.signer
+            .sign(&xf_auth::claims("test-user", roles, unit, jurisdiction, 3600))
+            .unwrap_or_else(|e| panic!("cannot sign a test token: {e}"))
+    }
+
+    /// A pool on the test database (superuser), for raw checks.
+    pub fn admin(&self) -> &PgPool {
+        &self.admin
+    }
+
+    /// Stops every service, drops the schemas and deletes the topics.
+    pub async fn cleanup(mut self) {
+        for r in &mut self.running {
+            r.stop().await;
+        }
+        let schemas: Vec<String> = sqlx::query_scalar(
+            "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE $1 || '\\_%'",
+        )
+        .bind(&self.id)
+        .fetch_all(&self.admin)
+        .await
+        .unwrap_or_default();
+        for s in schemas {
+            let _ = xf_store::drop_schema(&self.admin, &s).await;
+        }
+        kafka::delete_topics(&self.brokers, &[&self.topic, &self.dlq_topic]).await;
+    }
+}
+
+/// Polls `f` until it returns Some, or fails after `timeout`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A plain HTTP client.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap_or_else(|e| panic!("http client: {e}"))
+}

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Starts, stops and reports the five services of the local stack.
+#   scripts/services.sh start|stop|restart|status
+# Binaries come from ${XF_BIN_DIR:-target/debug}; logs go to $XINFANG_RUN/logs/<service>.log.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+RUN="${XINFANG_RUN:-$ROOT/.run}"
+BIN_DIR="${XF_BIN_DIR:-$ROOT/target/debug}"
+SERVICES=(intake:8081 routing:8082 supervision:8083 scheduling:8084 reporting:8085)
+mkdir -p "$RUN/logs"
+
+say() { echo "==> $*" >&2; }
+
+alive() { [ -f "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+start_one() {
+  local name="$1" port="$2"
+  if alive "$name"; then say "$name already running (pid $(cat "$RUN/$name.pid"))"; return; fi
+  if port_open "$port"; then
+    say "port $port is taken by another process; cannot start $name"; return 1
+  fi
+  local bin="$BIN_DIR/xf-$name"
+  [ -x "$bin" ] || { say "missing $bin (run: cargo build --bins)"; return 1; }
+  say "starting $name on :$port (log: $RUN/logs/$name.log)"
+  # Unset any XF_ variables of the caller so only the ones below apply.
+  env $(env | grep -o '^XF_[A-Z0-9_]*' | sed 's/^/-u /') \
+    XF_DATABASE__URL="$("$ROOT/scripts/stack/postgres.sh" url "$name")" \
+    XF_AUTH__PUBLIC_KEY_FILE="$ROOT/dev/keys/dev-ed25519-public.pem" \
+    XF_HTTP__PORT="$port" \
+    $( [ "$name" = intake ] && echo "XF_VAULT__KEY_FILE=$ROOT/dev/keys/dev-vault.key XF_VAULT__PSEUDONYM_KEY_FILE=$ROOT/dev/keys/dev-pseudonym.key" ) \
+    setsid "$bin" serve >>"$RUN/logs/$name.log" 2>&1 < /dev/null &
+  echo $! > "$RUN/$name.pid"
+}
+
+stop_one() {
+  local name="$1"
+  if alive "$name"; then
+    local pid; pid="$(cat "$RUN/$name.pid")"
+    say "stopping $name (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$RUN/$name.pid"
+}
+
+wait_ready() {
+  local name="$1" port="$2"
+  for _ in $(seq 1 300); do
+    if curl -fsS "http://127.0.0.1:$port/health/readyz" >/dev/null 2>&1; then return 0; fi
+    if ! alive "$name"; then say "$name exited; last lines of its log:"; tail -20 "$RUN/logs/$name.log" >&2; return 1; fi
+    sleep 0.2
+  done
+  say "$name not ready after 60 s; last lines of its log:"; tail -20 "$RUN/logs/$name.log" >&2; return 1
+}
+
+case "${1:-status}" in
+  start)
+    for s in "${SERVICES[@]}"; do start_one "${s%%:*}" "${s##*:}"; done
+    for s in "${SERVICES[@]}"; do wait_ready "${s%%:*}" "${s##*:}"; done
+    say "all five services ready" ;;
+  stop)
+    for s in "${SERVICES[@]}"; do stop_one "${s%%:*}"; done ;;
+  restart)
+    "$0" stop; "$0" start ;;
+  status)
+    for s in "${SERVICES[@]}"; do
+      n="${s%%:*}"; p="${s##*:}"
+      if alive "$n"; then echo "$n: running (pid $(cat "$RUN/$n.pid"), http://127.0.0.1:$p)"; else echo "$n: stopped"; fi
+    done ;;
+  *) echo "usage: $0 start|stop|restart|status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,71 @@
+//! supervision: keeps the deadline clock of every case stage, warns, records breaches
+//! and escalates up the tiers.
+
+pub mod deadline;
+pub mod handler;
+pub mod routes;
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use xf_app::{Application, ServiceSpec};
+
+pub const SERVICE: &str = "supervision";
+pub const PORT: u16 = 8083;
+pub const OWN_CONFIG: &str = include_str!("../config/base.toml");
+pub const KEYS: xf_app::Keys = xf_app::Keys {
+    required: &[],
+    optional: &[],
+};
+
+pub type Settings = xf_app::Settings<Ext>;
+
+/// supervision's own sections.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Ext {
+    pub deadlines: DeadlineSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeadlineSettings {
+    pub acceptance_days: u32,
+    pub handling_days: u32,
+}
+
+impl xf_app::Validate for Ext {
+    fn problems(&self) -> Vec<(String, String)> {
+        let mut p = Vec::new();
+        if !(1..=365).contains(&self.deadlines.acceptance_days) {
+            p.push(("deadlines.acceptance_days".into(), "must be 1 to 365".into()));
+        }
+        if !(1..=365).contains(&self.deadlines.handling_days) {
+            p.push(("deadlines.handling_days".into(), "must be 1 to 365".into()));
+        }
+        p
+    }
+}
+
+pub fn migrator() -> sqlx::migrate::Migrator {
+    sqlx::migrate!("./migrations")
+}
+
+pub fn binary() -> xf_app::cli::Binary {
+    xf_app::cli::Binary {
+        name: SERVICE,
+        port: PORT,
+        own_config: OWN_CONFIG,
+        keys: KEYS,
+        migrator,
+    }
+}
+
+/// Builds the service: migrations applied, port bound, nothing running yet.
+pub async fn build(s: Settings) -> anyhow::Result<Application<handler::Clocks>> {
+    let parts = Application::<handler::Clocks>::parts(&s)?;
+    let handler = Arc::new(handler::Clocks {
+        settings: s.ext.deadlines.clone(),
+    });
+    let spec = ServiceSpec::new(SERVICE, Some(handler), routes::configure);
+    Application::build(&s, parts, migrator(), spec).await
+}

@@ -1,0 +1,111 @@
+//! A case flows intake → routing → supervision → scheduling → reporting, in one trace.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use xf_auth::roles;
+use xf_testkit::{Ctx, eventually};
+
+const COUNTY: &str = "330122";
+
+async fn get_json(url: String, token: &str) -> Option<Value> {
+    let r = xf_testkit::http().get(url).bearer_auth(token).send().await.ok()?;
+    if r.status() != StatusCode::OK {
+        return None;
+    }
+    r.json().await.ok()
+}
+
+#[tokio::test]
+async fn cases_flow_through_every_service_in_one_trace() {
+    let mut ctx = Ctx::new().await.expect("context");
+    xf_e2e::start_all(&mut ctx).await.expect("stack starts");
+    let registrar = ctx.token(&[roles::REGISTRAR], Some("330122-xfb"), COUNTY);
+    let reader = ctx.token(&[roles::SUPERVISOR, roles::ANALYST], None, COUNTY);
+    let http = xf_testkit::http();
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let places = ["330122002200", "330122003", "330122002201"];
+    let mut ids = Vec::new();
+    for (i, code) in places.iter().enumerate() {
+        let mut req = http
+            .post(ctx.svc("intake").url("/v1/cases"))
+            .bearer_auth(&registrar)
+            .json(&json!({
+                "channel": "letter",
+                "jurisdiction_code": code,
+                "category": "labour_wages",
+                "summary": format!("工地拖欠农民工工资 {i}"),
+            }));
+        if i == 0 {
+            req = req.header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"));
+        }
+        let r = req.send().await.expect("register");
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let b: Value = r.json().await.expect("json");
+        ids.push(b["case_id"].as_str().expect("id").to_owned());
+    }
+
+    let first = &ids[0];
+    let routed = eventually("routing dispatched the case", Duration::from_secs(60), || {
+        get_json(ctx.svc("routing").url(&format!("/v1/cases/{first}/routing")), &reader)
+    })
+    .await;
+    assert_eq!(routed["status"], "dispatched");
+    assert_eq!(routed["unit_id"], "330122002200-xfb");
+    assert_eq!(routed["tier"], "village");
+    assert_eq!(routed["trace_id"], trace_id, "routing joined the caller's trace");
+
+    let clocks = eventually("supervision started the acceptance clock", Duration::from_secs(60), || {
+        get_json(ctx.svc("supervision").url(&format!("/v1/cases/{first}/deadlines")), &reader)
+    })
+    .await;
+    assert_eq!(clocks["clocks"][0]["stage"], "acceptance");
+    assert_eq!(clocks["clocks"][0]["state"], "running");
+    assert_eq!(clocks["clocks"][0]["period_days"], 15);
+    assert_eq!(clocks["trace_id"], trace_id);
+
+    let sched = eventually("scheduling recorded the case", Duration::from_secs(60), || {
+        get_json(ctx.svc("scheduling").url(&format!("/v1/cases/{first}/follow-ups")), &reader)
+    })
+    .await;
+    assert_eq!(sched["trace_id"], trace_id);
+
+    // Every case reaches reporting as dispatched.
+    for id in &ids {
+        let facts = eventually("reporting folded the case", Duration::from_secs(60), || async {
+            let v = get_json(ctx.svc("reporting").url(&format!("/v1/cases/{id}")), &reader).await?;
+            (v["status"] == "dispatched").then_some(v)
+        })
+        .await;
+        if id == first {
+            assert_eq!(facts["trace_id"], trace_id);
+        }
+    }
+    // And intake's own projection follows.
+    let got = eventually("intake saw the dispatch", Duration::from_secs(60), || async {
+        let v = get_json(ctx.svc("intake").url(&format!("/v1/cases/{first}")), &registrar).await?;
+        (v["status"] == "dispatched").then_some(v)
+    })
+    .await;
+    assert_eq!(got["handling_unit"], "330122002200-xfb");
+
+    let stats = get_json(ctx.svc("reporting").url("/v1/stats"), &reader).await.expect("stats");
+    assert_eq!(stats["total"], 3);
+    assert_eq!(stats["by_tier"]["village"], 2);
+    assert_eq!(stats["by_tier"]["township"], 1);
+    assert_eq!(stats["by_status"]["dispatched"], 3);
+
+    // A township user sees only its own part.
+    let township = ctx.token(&[roles::ANALYST], None, "330122003");
+    let s2 = get_json(ctx.svc("reporting").url("/v1/stats"), &township).await.expect("stats");
+    assert_eq!(s2["total"], 1);
+    let r = http
+        .get(ctx.svc("reporting").url("/v1/stats?jurisdiction=330122"))
+        .bearer_auth(&township)
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    ctx.cleanup().await;
+}
