@@ -7,14 +7,16 @@ export XINFANG_RUN ?= $(CURDIR)/.run
 export CARGO_TERM_COLOR ?= never
 # Tests use the local database and broker started by `make stack`.
 export XINFANG_TEST_DATABASE_URL ?= postgres://xinfang:xinfang@127.0.0.1:5432/xinfang_test
-export XINFANG_TEST_BROKERS ?= 127.0.0.1:9092
+# A broker of their own (in memory, fresh each run) keeps tests apart from the demo's.
+export XINFANG_TEST_BROKERS ?= 127.0.0.1:19092
+TEST_BROKER := XINFANG_RUN=$(XINFANG_RUN)/test-broker bash scripts/stack/broker.sh
 
 CARGO ?= cargo
 XF_BIN_DIR ?= target/debug
 
 include mk/charts.mk
 
-.PHONY: help demo test down stack deps build lint fmt bench status logs clean-test-schemas
+.PHONY: help demo test test-broker down stack deps build lint fmt bench status logs clean-test-schemas
 
 help:
 	@echo "make demo   — start Postgres, the broker and the five services; register cases in a real county; show the flow"
@@ -53,6 +55,7 @@ logs:
 down:
 	@bash scripts/services.sh stop
 	@bash scripts/stack/broker.sh stop
+	@$(TEST_BROKER) stop
 
 clean-test-schemas:
 	@bash scripts/stack/postgres.sh drop-test-schemas
@@ -63,7 +66,11 @@ lint: deps
 	@echo "==> cargo clippy -D warnings"
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-test: stack clean-test-schemas
+test-broker: stack
+	@$(TEST_BROKER) stop
+	@$(TEST_BROKER) start --memory --port 19092
+
+test: stack clean-test-schemas test-broker
 	@echo "==> cargo build (all targets)"
 	$(CARGO) build --workspace --all-targets
 	@echo "==> tests"

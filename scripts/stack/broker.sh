@@ -158,6 +158,20 @@ recorded_port() {
 
 # --- start / stop / status -------------------------------------------------
 
+# Serialise start/stop of this checkout's broker.
+lock_run() {
+    mkdir -p "$XINFANG_RUN" || die "cannot create $XINFANG_RUN"
+    exec 7>"$XINFANG_RUN/broker.lock"
+    flock -w 120 7 || die "timed out waiting for the lock $XINFANG_RUN/broker.lock"
+}
+
+# die_since MESSAGE LINE: fail, showing the broker log from LINE on (this start).
+die_since() {
+    printf '==> broker log since this start (%s):\n' "$BROKER_LOG" >&2
+    tail -n "+$2" "$BROKER_LOG" | tail -n 40 | sed 's/^/    /' >&2
+    die "$1 (log: $BROKER_LOG)"
+}
+
 cmd_start() {
     local port="${XINFANG_BROKER_PORT:-9092}" data="${XINFANG_BROKER_DATA:-$XINFANG_RUN/broker}" memory=0
     while [[ $# -gt 0 ]]; do
@@ -188,6 +202,7 @@ cmd_start() {
         esac
     done
     [[ "$port" =~ ^[0-9]+$ ]] && ((port > 0 && port < 65536)) || die "invalid port: $port"
+    lock_run
 
     if port_open "$BROKER_HOST" "$port"; then
         local pid
@@ -225,7 +240,9 @@ cmd_start() {
         storage="sqlite://$data/tansu.db"
     fi
 
-    local url="tcp://$BROKER_HOST:$port"
+    local url="tcp://$BROKER_HOST:$port" log_start
+    touch "$BROKER_LOG"
+    log_start=$(($(wc -l <"$BROKER_LOG") + 1))
     {
         echo
         echo "=== $(date -Is) starting $bin broker --listener-url $url --storage-engine $storage"
@@ -244,7 +261,7 @@ cmd_start() {
             --advertised-listener-url "$url" \
             --storage-engine "$storage" \
             </dev/null >>"$BROKER_LOG" 2>&1
-    ) 8>&- 9>&- &
+    ) 7>&- 8>&- 9>&- &
     pid=$!
     echo "$pid" >"$PID_FILE"
     echo "$port" >"$PORT_FILE"
@@ -254,20 +271,21 @@ cmd_start() {
     case $rc in
     0) log "broker running (pid $pid) on $BROKER_HOST:$port" ;;
     2)
-        rm -f "$PID_FILE"
-        die_log "broker exited during startup" "$BROKER_LOG"
+        rm -f "$PID_FILE" "$PORT_FILE"
+        die_since "broker exited during startup" "$log_start"
         ;;
     *)
         kill -TERM "$pid" 2>/dev/null || true
         sleep 1
         kill -KILL "$pid" 2>/dev/null || true
-        rm -f "$PID_FILE"
-        die_log "broker did not answer on $BROKER_HOST:$port within ${START_TIMEOUT}s; stopped it" "$BROKER_LOG"
+        rm -f "$PID_FILE" "$PORT_FILE"
+        die_since "broker did not answer on $BROKER_HOST:$port within ${START_TIMEOUT}s; stopped it" "$log_start"
         ;;
     esac
 }
 
 cmd_stop() {
+    lock_run
     if [[ ! -f "$PID_FILE" ]]; then
         log "broker not running (no pid file $PID_FILE)"
         return 0
@@ -275,7 +293,7 @@ cmd_stop() {
     local pid
     if ! pid="$(our_pid)"; then
         log "broker not running (removing stale pid file $PID_FILE)"
-        rm -f "$PID_FILE"
+        rm -f "$PID_FILE" "$PORT_FILE"
         return 0
     fi
     log "stopping broker (pid $pid)"
@@ -289,7 +307,7 @@ cmd_stop() {
         while pid_alive "$pid" && ((SECONDS < deadline)); do sleep 0.2; done
         pid_alive "$pid" && die_log "broker (pid $pid) survived KILL" "$BROKER_LOG"
     fi
-    rm -f "$PID_FILE"
+    rm -f "$PID_FILE" "$PORT_FILE"
     log "broker stopped"
 }
 

@@ -78,20 +78,42 @@ async fn two_relays_publish_each_row_once_in_case_order() {
     for seq in 0..per_case {
         for c in &cases {
             let mut tx = pool.begin().await.expect("tx");
-            outbox.put(&mut tx, &registered(*c, seq)).await.expect("put");
+            outbox
+                .put(&mut tx, &registered(*c, seq))
+                .await
+                .expect("put");
             tx.commit().await.expect("commit");
         }
     }
     let total = cases.len() * per_case as usize;
     let producer = xf_bus::producer(&k).expect("producer");
     let cancel = CancellationToken::new();
-    let r1 = tokio::spawn(Relay::new(pool.clone(), producer.clone(), &ctx.schema("relay"), "relay-a", &k).run(cancel.clone()));
-    let r2 = tokio::spawn(Relay::new(pool.clone(), xf_bus::producer(&k).expect("producer"), &ctx.schema("relay"), "relay-b", &k).run(cancel.clone()));
+    let r1 = tokio::spawn(
+        Relay::new(
+            pool.clone(),
+            producer.clone(),
+            &ctx.schema("relay"),
+            "relay-a",
+            &k,
+        )
+        .run(cancel.clone()),
+    );
+    let r2 = tokio::spawn(
+        Relay::new(
+            pool.clone(),
+            xf_bus::producer(&k).expect("producer"),
+            &ctx.schema("relay"),
+            "relay-b",
+            &k,
+        )
+        .run(cancel.clone()),
+    );
     eventually("the outbox drains", Duration::from_secs(60), || async {
-        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-            .fetch_one(&pool)
-            .await
-            .ok()?;
+        let left: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                .fetch_one(&pool)
+                .await
+                .ok()?;
         (left == 0).then_some(())
     })
     .await;
@@ -99,16 +121,26 @@ async fn two_relays_publish_each_row_once_in_case_order() {
     let _ = r1.await;
     let _ = r2.await;
 
-    let records = read_topic(&ctx.brokers, &ctx.topic, total + 1, Duration::from_secs(20)).await;
-    assert_eq!(records.len(), total, "each outbox row published exactly once");
+    let records = read_topic(&ctx.brokers, &ctx.topic, total, Duration::from_secs(30)).await;
+    assert_eq!(
+        records.len(),
+        total,
+        "each outbox row published exactly once"
+    );
     let mut ids = HashSet::new();
     let mut last: HashMap<String, i64> = HashMap::new();
     for r in &records {
         let ev = xf_events::decode(&r.payload).expect("decodes");
         assert!(ids.insert(ev.event_id), "no event twice");
-        assert_eq!(r.key.as_deref(), Some(ev.case_id.to_string().as_str()), "keyed by case id");
+        assert_eq!(
+            r.key.as_deref(),
+            Some(ev.case_id.to_string().as_str()),
+            "keyed by case id"
+        );
         assert_eq!(r.header("xf-event-type"), Some("CaseRegistered"));
-        let prev = last.insert(ev.case_id.to_string(), ev.envelope.sequence as i64).unwrap_or(-1);
+        let prev = last
+            .insert(ev.case_id.to_string(), ev.envelope.sequence as i64)
+            .unwrap_or(-1);
         assert!(ev.envelope.sequence as i64 > prev, "per-case order kept");
     }
     ctx.cleanup().await;
@@ -117,7 +149,9 @@ async fn two_relays_publish_each_row_once_in_case_order() {
 #[tokio::test]
 async fn a_twice_delivered_event_has_one_effect_and_poison_goes_to_dead_letters() {
     let mut ctx = Ctx::new().await.expect("context");
-    let s = ctx.settings::<xf_reporting::Ext>(&xf_reporting::binary(), &[]).expect("settings");
+    let s = ctx
+        .settings::<xf_reporting::Ext>(&xf_reporting::binary(), &[])
+        .expect("settings");
     let app = xf_reporting::build(s).await.expect("builds");
     ctx.spawn("reporting", app);
     xf_bus::ensure_topics(&kafka(&ctx)).await.expect("topics");
@@ -127,9 +161,30 @@ async fn a_twice_delivered_event_has_one_effect_and_poison_goes_to_dead_letters(
     let bytes = xf_events::encode(&env);
     // The same event twice, then garbage, then a follow-up event: all on one key, so
     // they share a partition and arrive in this order.
-    produce_raw(&ctx.brokers, &ctx.topic, &key, &bytes, &[("xf-event-type", "CaseRegistered")]).await;
-    produce_raw(&ctx.brokers, &ctx.topic, &key, &bytes, &[("xf-event-type", "CaseRegistered")]).await;
-    produce_raw(&ctx.brokers, &ctx.topic, &key, b"\x08\x96\x01 this is not an envelope", &[]).await;
+    produce_raw(
+        &ctx.brokers,
+        &ctx.topic,
+        &key,
+        &bytes,
+        &[("xf-event-type", "CaseRegistered")],
+    )
+    .await;
+    produce_raw(
+        &ctx.brokers,
+        &ctx.topic,
+        &key,
+        &bytes,
+        &[("xf-event-type", "CaseRegistered")],
+    )
+    .await;
+    produce_raw(
+        &ctx.brokers,
+        &ctx.topic,
+        &key,
+        b"\x08\x96\x01 this is not an envelope",
+        &[],
+    )
+    .await;
     let next = xf_events::envelope(
         case,
         "test",
@@ -141,28 +196,53 @@ async fn a_twice_delivered_event_has_one_effect_and_poison_goes_to_dead_letters(
             ..Default::default()
         }),
     );
-    produce_raw(&ctx.brokers, &ctx.topic, &key, &xf_events::encode(&next), &[]).await;
+    produce_raw(
+        &ctx.brokers,
+        &ctx.topic,
+        &key,
+        &xf_events::encode(&next),
+        &[],
+    )
+    .await;
 
     let pool = ctx.svc("reporting").pool.clone();
-    let events: i32 = eventually("the follow-up event was folded", Duration::from_secs(60), || async {
-        let (status, events): (String, i32) =
-            sqlx::query_as("SELECT status, events FROM case_facts WHERE case_id = $1")
-                .bind(case)
-                .fetch_optional(&pool)
-                .await
-                .ok()??;
-        (status == "dispatched").then_some(events)
-    })
+    let events: i32 = eventually(
+        "the follow-up event was folded",
+        Duration::from_secs(60),
+        || async {
+            let (status, events): (String, i32) =
+                sqlx::query_as("SELECT status, events FROM case_facts WHERE case_id = $1")
+                    .bind(case)
+                    .fetch_optional(&pool)
+                    .await
+                    .ok()??;
+            (status == "dispatched").then_some(events)
+        },
+    )
     .await;
     assert_eq!(events, 2, "the duplicate had no effect");
-    let inbox: i64 = sqlx::query_scalar("SELECT count(*) FROM inbox").fetch_one(&pool).await.expect("count");
+    let inbox: i64 = sqlx::query_scalar("SELECT count(*) FROM inbox")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
     assert_eq!(inbox, 2);
-    let dl: Vec<(String,)> = sqlx::query_as("SELECT error FROM dead_letters").fetch_all(&pool).await.expect("rows");
+    let dl: Vec<(String,)> = sqlx::query_as("SELECT error FROM dead_letters")
+        .fetch_all(&pool)
+        .await
+        .expect("rows");
     assert_eq!(dl.len(), 1);
     assert!(dl[0].0.contains("undecodable"), "{}", dl[0].0);
     let dlq = read_topic(&ctx.brokers, &ctx.dlq_topic, 1, Duration::from_secs(20)).await;
-    assert_eq!(dlq.len(), 1, "the poison message is on the dead-letter topic");
-    assert!(dlq[0].header("xf-error").is_some_and(|e| e.contains("undecodable")));
+    assert_eq!(
+        dlq.len(),
+        1,
+        "the poison message is on the dead-letter topic"
+    );
+    assert!(
+        dlq[0]
+            .header("xf-error")
+            .is_some_and(|e| e.contains("undecodable"))
+    );
     assert_eq!(dlq[0].header("xf-failed-by"), Some("reporting"));
     ctx.cleanup().await;
 }
@@ -170,7 +250,9 @@ async fn a_twice_delivered_event_has_one_effect_and_poison_goes_to_dead_letters(
 #[tokio::test]
 async fn an_event_that_keeps_failing_is_dead_lettered_after_bounded_retries() {
     let mut ctx = Ctx::new().await.expect("context");
-    let s = ctx.settings::<xf_routing::Ext>(&xf_routing::binary(), &[]).expect("settings");
+    let s = ctx
+        .settings::<xf_routing::Ext>(&xf_routing::binary(), &[])
+        .expect("settings");
     let app = xf_routing::build(s).await.expect("builds");
     ctx.spawn("routing", app);
     xf_bus::ensure_topics(&kafka(&ctx)).await.expect("topics");
@@ -183,25 +265,40 @@ async fn an_event_that_keeps_failing_is_dead_lettered_after_bounded_retries() {
     let good_case = Uuid::now_v7();
     let good = registered(good_case, 1);
     for env in [&bad, &good] {
-        produce_raw(&ctx.brokers, &ctx.topic, &env.case_id, &xf_events::encode(env), &[]).await;
+        produce_raw(
+            &ctx.brokers,
+            &ctx.topic,
+            &env.case_id,
+            &xf_events::encode(env),
+            &[],
+        )
+        .await;
     }
     let pool = ctx.svc("routing").pool.clone();
-    eventually("the good case is dispatched", Duration::from_secs(60), || async {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM cases WHERE id = $1")
-            .bind(good_case)
-            .fetch_one(&pool)
-            .await
-            .ok()?;
-        (n == 1).then_some(())
-    })
+    eventually(
+        "the good case is dispatched",
+        Duration::from_secs(60),
+        || async {
+            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM cases WHERE id = $1")
+                .bind(good_case)
+                .fetch_one(&pool)
+                .await
+                .ok()?;
+            (n == 1).then_some(())
+        },
+    )
     .await;
-    let (error, attempts): (String, i32) = eventually("the bad case is dead-lettered", Duration::from_secs(60), || async {
-        sqlx::query_as("SELECT error, attempts FROM dead_letters WHERE event_id = $1")
-            .bind(Uuid::parse_str(&bad.event_id).ok()?)
-            .fetch_optional(&pool)
-            .await
-            .ok()?
-    })
+    let (error, attempts): (String, i32) = eventually(
+        "the bad case is dead-lettered",
+        Duration::from_secs(60),
+        || async {
+            sqlx::query_as("SELECT error, attempts FROM dead_letters WHERE event_id = $1")
+                .bind(Uuid::parse_str(&bad.event_id).ok()?)
+                .fetch_optional(&pool)
+                .await
+                .ok()?
+        },
+    )
     .await;
     assert_eq!(attempts, 3);
     assert!(error.contains("not in the tree"), "{error}");
@@ -218,10 +315,14 @@ async fn an_event_that_keeps_failing_is_dead_lettered_after_bounded_retries() {
 async fn registrations_succeed_while_the_broker_is_down_and_are_published_after() {
     let mut broker = TestBroker::start().await.expect("private broker");
     let mut ctx = Ctx::with_brokers(&broker.brokers()).await.expect("context");
-    let s = ctx.settings::<xf_intake::Ext>(&xf_intake::binary(), &[]).expect("settings");
+    let s = ctx
+        .settings::<xf_intake::Ext>(&xf_intake::binary(), &[])
+        .expect("settings");
     let app = xf_intake::build(s).await.expect("builds");
     ctx.spawn("intake", app);
-    let s = ctx.settings::<xf_routing::Ext>(&xf_routing::binary(), &[]).expect("settings");
+    let s = ctx
+        .settings::<xf_routing::Ext>(&xf_routing::binary(), &[])
+        .expect("settings");
     let app = xf_routing::build(s).await.expect("builds");
     ctx.spawn("routing", app);
     let token = ctx.token(&[roles::REGISTRAR], None, "330122");
@@ -245,15 +346,19 @@ async fn registrations_succeed_while_the_broker_is_down_and_are_published_after(
     let routed = |n: i64| {
         let pool = routing_pool.clone();
         async move {
-            let c: i64 = sqlx::query_scalar("SELECT count(*) FROM case_history WHERE action = 'dispatched'")
-                .fetch_one(&pool)
-                .await
-                .ok()?;
+            let c: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM case_history WHERE action = 'dispatched'")
+                    .fetch_one(&pool)
+                    .await
+                    .ok()?;
             (c >= n).then_some(c)
         }
     };
     register().await;
-    eventually("the first case is routed", Duration::from_secs(60), || routed(1)).await;
+    eventually("the first case is routed", Duration::from_secs(60), || {
+        routed(1)
+    })
+    .await;
 
     broker.stop().await;
     for _ in 0..5 {
@@ -264,10 +369,16 @@ async fn registrations_succeed_while_the_broker_is_down_and_are_published_after(
         .fetch_one(&intake_pool)
         .await
         .expect("count");
-    assert_eq!(pending, 5, "events wait in the outbox while the broker is down");
+    assert_eq!(
+        pending, 5,
+        "events wait in the outbox while the broker is down"
+    );
 
     broker.resume().await.expect("broker returns");
-    let n = eventually("all six cases are routed", Duration::from_secs(120), || routed(6)).await;
+    let n = eventually("all six cases are routed", Duration::from_secs(120), || {
+        routed(6)
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let again = routed(0).await.expect("count");
     assert_eq!((n, again), (6, 6), "nothing lost, nothing doubled");

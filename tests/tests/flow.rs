@@ -10,7 +10,12 @@ use xf_testkit::{Ctx, eventually};
 const COUNTY: &str = "330122";
 
 async fn get_json(url: String, token: &str) -> Option<Value> {
-    let r = xf_testkit::http().get(url).bearer_auth(token).send().await.ok()?;
+    let r = xf_testkit::http()
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .ok()?;
     if r.status() != StatusCode::OK {
         return None;
     }
@@ -47,50 +52,95 @@ async fn cases_flow_through_every_service_in_one_trace() {
     }
 
     let first = &ids[0];
-    let routed = eventually("routing dispatched the case", Duration::from_secs(60), || {
-        get_json(ctx.svc("routing").url(&format!("/v1/cases/{first}/routing")), &reader)
-    })
+    let routed = eventually(
+        "routing dispatched the case",
+        Duration::from_secs(60),
+        || {
+            get_json(
+                ctx.svc("routing")
+                    .url(&format!("/v1/cases/{first}/routing")),
+                &reader,
+            )
+        },
+    )
     .await;
     assert_eq!(routed["status"], "dispatched");
     assert_eq!(routed["unit_id"], "330122002200-xfb");
     assert_eq!(routed["tier"], "village");
-    assert_eq!(routed["trace_id"], trace_id, "routing joined the caller's trace");
+    assert_eq!(
+        routed["trace_id"], trace_id,
+        "routing joined the caller's trace"
+    );
 
-    let clocks = eventually("supervision started the acceptance clock", Duration::from_secs(60), || {
-        get_json(ctx.svc("supervision").url(&format!("/v1/cases/{first}/deadlines")), &reader)
-    })
+    let clocks = eventually(
+        "supervision started the acceptance clock",
+        Duration::from_secs(60),
+        || {
+            get_json(
+                ctx.svc("supervision")
+                    .url(&format!("/v1/cases/{first}/deadlines")),
+                &reader,
+            )
+        },
+    )
     .await;
     assert_eq!(clocks["clocks"][0]["stage"], "acceptance");
     assert_eq!(clocks["clocks"][0]["state"], "running");
     assert_eq!(clocks["clocks"][0]["period_days"], 15);
     assert_eq!(clocks["trace_id"], trace_id);
 
-    let sched = eventually("scheduling recorded the case", Duration::from_secs(60), || {
-        get_json(ctx.svc("scheduling").url(&format!("/v1/cases/{first}/follow-ups")), &reader)
-    })
+    let sched = eventually(
+        "scheduling recorded the case",
+        Duration::from_secs(60),
+        || {
+            get_json(
+                ctx.svc("scheduling")
+                    .url(&format!("/v1/cases/{first}/follow-ups")),
+                &reader,
+            )
+        },
+    )
     .await;
     assert_eq!(sched["trace_id"], trace_id);
 
     // Every case reaches reporting as dispatched.
     for id in &ids {
-        let facts = eventually("reporting folded the case", Duration::from_secs(60), || async {
-            let v = get_json(ctx.svc("reporting").url(&format!("/v1/cases/{id}")), &reader).await?;
-            (v["status"] == "dispatched").then_some(v)
-        })
+        let facts = eventually(
+            "reporting folded the case",
+            Duration::from_secs(60),
+            || async {
+                let v = get_json(
+                    ctx.svc("reporting").url(&format!("/v1/cases/{id}")),
+                    &reader,
+                )
+                .await?;
+                (v["status"] == "dispatched").then_some(v)
+            },
+        )
         .await;
         if id == first {
             assert_eq!(facts["trace_id"], trace_id);
         }
     }
     // And intake's own projection follows.
-    let got = eventually("intake saw the dispatch", Duration::from_secs(60), || async {
-        let v = get_json(ctx.svc("intake").url(&format!("/v1/cases/{first}")), &registrar).await?;
-        (v["status"] == "dispatched").then_some(v)
-    })
+    let got = eventually(
+        "intake saw the dispatch",
+        Duration::from_secs(60),
+        || async {
+            let v = get_json(
+                ctx.svc("intake").url(&format!("/v1/cases/{first}")),
+                &registrar,
+            )
+            .await?;
+            (v["status"] == "dispatched").then_some(v)
+        },
+    )
     .await;
     assert_eq!(got["handling_unit"], "330122002200-xfb");
 
-    let stats = get_json(ctx.svc("reporting").url("/v1/stats"), &reader).await.expect("stats");
+    let stats = get_json(ctx.svc("reporting").url("/v1/stats"), &reader)
+        .await
+        .expect("stats");
     assert_eq!(stats["total"], 3);
     assert_eq!(stats["by_tier"]["village"], 2);
     assert_eq!(stats["by_tier"]["township"], 1);
@@ -98,7 +148,9 @@ async fn cases_flow_through_every_service_in_one_trace() {
 
     // A township user sees only its own part.
     let township = ctx.token(&[roles::ANALYST], None, "330122003");
-    let s2 = get_json(ctx.svc("reporting").url("/v1/stats"), &township).await.expect("stats");
+    let s2 = get_json(ctx.svc("reporting").url("/v1/stats"), &township)
+        .await
+        .expect("stats");
     assert_eq!(s2["total"], 1);
     let r = http
         .get(ctx.svc("reporting").url("/v1/stats?jurisdiction=330122"))

@@ -16,7 +16,8 @@ impl Clock {
     }
     pub fn with_offset(offset: Duration) -> Self {
         let c = Clock::default();
-        c.offset_ms.store(offset.num_milliseconds(), Ordering::SeqCst);
+        c.offset_ms
+            .store(offset.num_milliseconds(), Ordering::SeqCst);
         c
     }
     pub fn now(&self) -> DateTime<Utc> {
@@ -30,7 +31,8 @@ impl Clock {
     /// Sets this clock so that `now()` returns about `at`.
     pub fn set(&self, at: DateTime<Utc>) {
         let off = at - Utc::now();
-        self.offset_ms.store(off.num_milliseconds(), Ordering::SeqCst);
+        self.offset_ms
+            .store(off.num_milliseconds(), Ordering::SeqCst);
     }
 }
 

@@ -111,7 +111,11 @@ fn flatten(prefix: &str, v: &serde_json::Value, out: &mut BTreeSet<String>) {
     match v {
         serde_json::Value::Object(m) => {
             for (k, v) in m {
-                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 flatten(&key, v, out);
             }
         }
@@ -134,10 +138,7 @@ fn base_keys(base: &str) -> Result<BTreeSet<String>, ConfigError> {
 
 /// Every key the service accepts, with whether it is required.
 pub fn accepted_keys(base: &str, keys: Keys) -> Result<Vec<(String, bool)>, ConfigError> {
-    let mut all: Vec<(String, bool)> = base_keys(base)?
-        .into_iter()
-        .map(|k| (k, false))
-        .collect();
+    let mut all: Vec<(String, bool)> = base_keys(base)?.into_iter().map(|k| (k, false)).collect();
     for k in COMMON_REQUIRED.iter().chain(keys.required) {
         all.push(((*k).to_owned(), true));
     }
@@ -171,7 +172,11 @@ where
 
 /// Loads the settings from the defaults and explicit overrides only (no file, no
 /// environment): for tests and tools that start a service in-process.
-pub fn load_with<X>(base: &str, keys: Keys, overrides: &[(String, String)]) -> Result<Settings<X>, ConfigError>
+pub fn load_with<X>(
+    base: &str,
+    keys: Keys,
+    overrides: &[(String, String)],
+) -> Result<Settings<X>, ConfigError>
 where
     X: DeserializeOwned + Validate,
 {
@@ -196,7 +201,10 @@ where
         .map_err(|e| ConfigError::Load(e.to_string()))?;
     let mut given = BTreeSet::new();
     flatten("", &raw, &mut given);
-    let accepted: BTreeSet<String> = accepted_keys(base, keys)?.into_iter().map(|(k, _)| k).collect();
+    let accepted: BTreeSet<String> = accepted_keys(base, keys)?
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
     let unknown: Vec<String> = given
         .iter()
         .filter(|k| !accepted.contains(*k))
@@ -232,10 +240,16 @@ impl<X: Validate> Settings<X> {
             p.push(("http.max_body_bytes".into(), "must be at least 1024".into()));
         }
         if !xf_store::valid_schema(&self.database.schema) {
-            p.push(("database.schema".into(), "must be a lower-case identifier (a-z, 0-9, _)".into()));
+            p.push((
+                "database.schema".into(),
+                "must be a lower-case identifier (a-z, 0-9, _)".into(),
+            ));
         }
         if !(1..=1000).contains(&self.database.max_connections) {
-            p.push(("database.max_connections".into(), "must be 1 to 1000".into()));
+            p.push((
+                "database.max_connections".into(),
+                "must be 1 to 1000".into(),
+            ));
         }
         if self.auth.public_key_file.trim().is_empty() {
             p.push(("auth.public_key_file".into(), "must name a PEM file".into()));
@@ -271,11 +285,16 @@ mod tests {
             }
         }
     }
-    const KEYS: Keys = Keys { required: &[], optional: &[] };
+    const KEYS: Keys = Keys {
+        required: &[],
+        optional: &[],
+    };
 
     fn with(overrides: &[(&str, &str)]) -> Result<Settings<Ext>, ConfigError> {
-        let mut b = ::config::Config::builder()
-            .add_source(::config::File::from_str(&base(), ::config::FileFormat::Toml));
+        let mut b = ::config::Config::builder().add_source(::config::File::from_str(
+            &base(),
+            ::config::FileFormat::Toml,
+        ));
         for (k, v) in overrides {
             b = b.set_override(*k, *v).expect("override");
         }
@@ -284,8 +303,11 @@ mod tests {
 
     #[test]
     fn loads_when_required_keys_are_given() {
-        let s = with(&[("database.url", "postgres://u:p@h/db"), ("auth.public_key_file", "/k.pem")])
-            .expect("loads");
+        let s = with(&[
+            ("database.url", "postgres://u:p@h/db"),
+            ("auth.public_key_file", "/k.pem"),
+        ])
+        .expect("loads");
         assert_eq!(s.http.port, 8081);
         assert_eq!(s.ext.extra.name, "x");
         let shown = serde_json::to_string(&s.database).expect("serialises");
@@ -294,7 +316,11 @@ mod tests {
 
     #[test]
     fn unknown_missing_and_invalid_keys_are_refused() {
-        match with(&[("database.url", "x"), ("auth.public_key_file", "k"), ("http.prot", "1")]) {
+        match with(&[
+            ("database.url", "x"),
+            ("auth.public_key_file", "k"),
+            ("http.prot", "1"),
+        ]) {
             Err(ConfigError::Unknown(k)) => assert_eq!(k, ["http.prot (XF_HTTP__PROT)"]),
             other => panic!("expected unknown key, got {other:?}"),
         }
@@ -302,7 +328,12 @@ mod tests {
             Err(ConfigError::Missing(k)) => assert_eq!(k.len(), 2),
             other => panic!("expected missing keys, got {other:?}"),
         }
-        match with(&[("database.url", "x"), ("auth.public_key_file", "k"), ("kafka.partitions", "0"), ("extra.name", "")]) {
+        match with(&[
+            ("database.url", "x"),
+            ("auth.public_key_file", "k"),
+            ("kafka.partitions", "0"),
+            ("extra.name", ""),
+        ]) {
             Err(ConfigError::Invalid(p)) => {
                 let keys: Vec<_> = p.iter().map(|(k, _)| k.as_str()).collect();
                 assert_eq!(keys, ["kafka.partitions", "extra.name"]);

@@ -96,16 +96,18 @@ pub(crate) async fn track(
 
 /// Path, query and form extractor errors as problem+json.
 pub(crate) fn extractor_errors(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(web::PathConfig::default().error_handler(|e, _| {
-        Problem::new(Code::NotFound).detail(e.to_string()).into()
-    }))
+    cfg.app_data(
+        web::PathConfig::default()
+            .error_handler(|e, _| Problem::new(Code::NotFound).detail(e.to_string()).into()),
+    )
     .app_data(web::QueryConfig::default().error_handler(|e, _| {
         Problem::validation(vec![xf_http::FieldError::new("query", e.to_string())]).into()
     }))
     .app_data(web::FormConfig::default().error_handler(|e, _| {
         Problem::validation(vec![xf_http::FieldError::new("form", e.to_string())]).into()
     }))
-    .app_data(web::JsonConfig::default().error_handler(|e, _| {
-        Problem::new(Code::InvalidJson).detail(e.to_string()).into()
-    }));
+    .app_data(
+        web::JsonConfig::default()
+            .error_handler(|e, _| Problem::new(Code::InvalidJson).detail(e.to_string()).into()),
+    );
 }

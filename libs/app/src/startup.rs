@@ -171,7 +171,15 @@ impl<H: Handler> Application<H> {
     /// Runs the HTTP server, the relay and the consumer until `cancel` fires, then
     /// stops accepting, finishes in-flight work and flushes the producer.
     pub async fn run_until_stopped(self, cancel: CancellationToken) -> anyhow::Result<()> {
-        let Application { name, server, relay, consumer, parts, kafka, .. } = self;
+        let Application {
+            name,
+            server,
+            relay,
+            consumer,
+            parts,
+            kafka,
+            ..
+        } = self;
         let handle = server.handle();
         let server_task = tokio::spawn(server);
         let relay_task = tokio::spawn(relay.run(cancel.clone()));

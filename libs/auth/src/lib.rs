@@ -200,7 +200,6 @@ impl Signer {
     }
 }
 
-
 /// Builds claims valid for `ttl_secs` from now.
 pub fn claims(
     sub: &str,
@@ -284,15 +283,24 @@ mod tests {
     fn expired_forged_and_garbage_tokens_are_refused() {
         let (s, v) = pair();
         let expired = claims("u1", &[], None, "330122", -3600);
-        let p = v.verify(&s.sign(&expired).expect("signs")).expect_err("expired");
+        let p = v
+            .verify(&s.sign(&expired).expect("signs"))
+            .expect_err("expired");
         assert_eq!(p.status, 401);
-        let token = s.sign(&claims("u1", &[], None, "330122", 60)).expect("signs");
+        let token = s
+            .sign(&claims("u1", &[], None, "330122", 60))
+            .expect("signs");
         let mut forged = token.clone();
         forged.pop();
         forged.push(if token.ends_with('A') { 'B' } else { 'A' });
         assert_eq!(v.verify(&forged).expect_err("forged").status, 401);
         assert_eq!(v.verify("abc.def").expect_err("garbage").status, 401);
         let bad_scope = claims("u1", &[], None, "33x", 60);
-        assert_eq!(v.verify(&s.sign(&bad_scope).expect("signs")).expect_err("scope").status, 401);
+        assert_eq!(
+            v.verify(&s.sign(&bad_scope).expect("signs"))
+                .expect_err("scope")
+                .status,
+            401
+        );
     }
 }

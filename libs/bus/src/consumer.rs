@@ -2,10 +2,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rdkafka::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::ClientConfig;
 use sqlx::{PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -123,7 +123,9 @@ impl<H: Handler> Consumer<H> {
                     continue;
                 }
             };
-            let event_type = header(&msg, headers::EVENT_TYPE).unwrap_or("Unknown").to_owned();
+            let event_type = header(&msg, headers::EVENT_TYPE)
+                .unwrap_or("Unknown")
+                .to_owned();
             let outcome = self.process(&msg, &cancel).await;
             let label = match outcome {
                 Outcome::Done => "processed",
@@ -203,7 +205,11 @@ impl<H: Handler> Consumer<H> {
     }
 
     /// One attempt: Ok(true) processed, Ok(false) already processed before.
-    async fn try_once(&self, msg: &BorrowedMessage<'_>, event: &Event) -> Result<bool, HandleError> {
+    async fn try_once(
+        &self,
+        msg: &BorrowedMessage<'_>,
+        event: &Event,
+    ) -> Result<bool, HandleError> {
         let mut tx = self.pool.begin().await?;
         let fresh = sqlx::query(
             "INSERT INTO inbox (event_id, event_type, topic, kafka_partition, kafka_offset)
@@ -236,8 +242,11 @@ impl<H: Handler> Consumer<H> {
         cancel: &CancellationToken,
     ) -> Outcome {
         tracing::error!(
-            topic = msg.topic(), partition = msg.partition(), offset = msg.offset(),
-            error, "sending event to the dead-letter topic"
+            topic = msg.topic(),
+            partition = msg.partition(),
+            offset = msg.offset(),
+            error,
+            "sending event to the dead-letter topic"
         );
         let partition = msg.partition().to_string();
         let offset = msg.offset().to_string();
@@ -245,15 +254,33 @@ impl<H: Handler> Consumer<H> {
         if let Some(h) = msg.headers() {
             for i in 0..h.count() {
                 let hd = h.get(i);
-                hdrs = hdrs.insert(Header { key: hd.key, value: hd.value });
+                hdrs = hdrs.insert(Header {
+                    key: hd.key,
+                    value: hd.value,
+                });
             }
         }
         let hdrs = hdrs
-            .insert(Header { key: headers::ERROR, value: Some(error) })
-            .insert(Header { key: headers::SOURCE_TOPIC, value: Some(msg.topic()) })
-            .insert(Header { key: headers::SOURCE_PARTITION, value: Some(partition.as_str()) })
-            .insert(Header { key: headers::SOURCE_OFFSET, value: Some(offset.as_str()) })
-            .insert(Header { key: headers::FAILED_BY, value: Some(self.service.as_str()) });
+            .insert(Header {
+                key: headers::ERROR,
+                value: Some(error),
+            })
+            .insert(Header {
+                key: headers::SOURCE_TOPIC,
+                value: Some(msg.topic()),
+            })
+            .insert(Header {
+                key: headers::SOURCE_PARTITION,
+                value: Some(partition.as_str()),
+            })
+            .insert(Header {
+                key: headers::SOURCE_OFFSET,
+                value: Some(offset.as_str()),
+            })
+            .insert(Header {
+                key: headers::FAILED_BY,
+                value: Some(self.service.as_str()),
+            });
         loop {
             let mut rec = FutureRecord::to(&self.dlq_topic)
                 .payload(msg.payload().unwrap_or_default())

@@ -1,10 +1,10 @@
 use std::time::Duration;
 
 use futures::future::join_all;
+use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::error::KafkaError;
 use sqlx::postgres::PgListener;
 use sqlx::{PgPool, Row};
 use tokio_util::sync::CancellationToken;
@@ -172,11 +172,23 @@ impl Relay {
         for row in &rows {
             let event_id = row.event_id.to_string();
             let mut hdrs = OwnedHeaders::new()
-                .insert(Header { key: headers::EVENT_TYPE, value: Some(row.event_type.as_str()) })
-                .insert(Header { key: headers::EVENT_ID, value: Some(event_id.as_str()) })
-                .insert(Header { key: headers::CONTENT_TYPE, value: Some(xf_events::CONTENT_TYPE) });
+                .insert(Header {
+                    key: headers::EVENT_TYPE,
+                    value: Some(row.event_type.as_str()),
+                })
+                .insert(Header {
+                    key: headers::EVENT_ID,
+                    value: Some(event_id.as_str()),
+                })
+                .insert(Header {
+                    key: headers::CONTENT_TYPE,
+                    value: Some(xf_events::CONTENT_TYPE),
+                });
             if let Some(tp) = &row.traceparent {
-                hdrs = hdrs.insert(Header { key: headers::TRACEPARENT, value: Some(tp.as_str()) });
+                hdrs = hdrs.insert(Header {
+                    key: headers::TRACEPARENT,
+                    value: Some(tp.as_str()),
+                });
             }
             let mut record = FutureRecord::to(&row.topic)
                 .key(row.key.as_str())
@@ -229,7 +241,10 @@ impl Relay {
         }
         tx.commit().await?;
         if let Some(e) = first_error {
-            return Err(BusError::Topic(self.service.clone(), format!("{} events not acknowledged: {e}", failed.len())));
+            return Err(BusError::Topic(
+                self.service.clone(),
+                format!("{} events not acknowledged: {e}", failed.len()),
+            ));
         }
         Ok(ok.len())
     }

@@ -32,15 +32,32 @@ impl KafkaSettings {
     pub fn problems(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
         if self.brokers.trim().is_empty() {
-            out.push(("kafka.brokers".into(), "must name at least one broker".into()));
+            out.push((
+                "kafka.brokers".into(),
+                "must name at least one broker".into(),
+            ));
         }
-        for (k, v) in [("kafka.topic", &self.topic), ("kafka.dlq_topic", &self.dlq_topic), ("kafka.group_id", &self.group_id)] {
-            if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
-                out.push((k.into(), "must be a non-empty name of letters, digits, '.', '_' or '-'".into()));
+        for (k, v) in [
+            ("kafka.topic", &self.topic),
+            ("kafka.dlq_topic", &self.dlq_topic),
+            ("kafka.group_id", &self.group_id),
+        ] {
+            if v.is_empty()
+                || !v
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+            {
+                out.push((
+                    k.into(),
+                    "must be a non-empty name of letters, digits, '.', '_' or '-'".into(),
+                ));
             }
         }
         if self.topic == self.dlq_topic {
-            out.push(("kafka.dlq_topic".into(), "must differ from kafka.topic".into()));
+            out.push((
+                "kafka.dlq_topic".into(),
+                "must differ from kafka.topic".into(),
+            ));
         }
         if !(1..=1000).contains(&self.partitions) {
             out.push(("kafka.partitions".into(), "must be 1 to 1000".into()));
@@ -49,7 +66,10 @@ impl KafkaSettings {
             out.push(("kafka.replication_factor".into(), "must be 1 to 10".into()));
         }
         if !(1000..=900_000).contains(&self.message_timeout_ms) {
-            out.push(("kafka.message_timeout_ms".into(), "must be 1000 to 900000".into()));
+            out.push((
+                "kafka.message_timeout_ms".into(),
+                "must be 1000 to 900000".into(),
+            ));
         }
         if !(1..=10_000).contains(&self.relay_batch) {
             out.push(("kafka.relay_batch".into(), "must be 1 to 10000".into()));

@@ -15,8 +15,16 @@ pub async fn ensure_topics(s: &KafkaSettings) -> Result<(), BusError> {
         .set("socket.timeout.ms", "5000")
         .create()?;
     let topics = [
-        NewTopic::new(&s.topic, s.partitions, TopicReplication::Fixed(s.replication_factor)),
-        NewTopic::new(&s.dlq_topic, s.partitions, TopicReplication::Fixed(s.replication_factor)),
+        NewTopic::new(
+            &s.topic,
+            s.partitions,
+            TopicReplication::Fixed(s.replication_factor),
+        ),
+        NewTopic::new(
+            &s.dlq_topic,
+            s.partitions,
+            TopicReplication::Fixed(s.replication_factor),
+        ),
     ];
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     for r in admin.create_topics(&topics, &opts).await? {

@@ -43,18 +43,62 @@ impl Code {
     }
     fn row(self) -> (&'static str, StatusCode, &'static str) {
         match self {
-            Code::InvalidJson => ("invalid_json", StatusCode::BAD_REQUEST, "The body is not valid JSON"),
-            Code::ValidationFailed => ("validation_failed", StatusCode::UNPROCESSABLE_ENTITY, "Some fields are missing or invalid"),
-            Code::UnsupportedMediaType => ("unsupported_media_type", StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported content type"),
-            Code::PayloadTooLarge => ("payload_too_large", StatusCode::PAYLOAD_TOO_LARGE, "The body is too large"),
-            Code::Unauthenticated => ("unauthenticated", StatusCode::UNAUTHORIZED, "A valid bearer token is required"),
-            Code::Forbidden => ("forbidden", StatusCode::FORBIDDEN, "Not allowed for this user"),
+            Code::InvalidJson => (
+                "invalid_json",
+                StatusCode::BAD_REQUEST,
+                "The body is not valid JSON",
+            ),
+            Code::ValidationFailed => (
+                "validation_failed",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Some fields are missing or invalid",
+            ),
+            Code::UnsupportedMediaType => (
+                "unsupported_media_type",
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Unsupported content type",
+            ),
+            Code::PayloadTooLarge => (
+                "payload_too_large",
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "The body is too large",
+            ),
+            Code::Unauthenticated => (
+                "unauthenticated",
+                StatusCode::UNAUTHORIZED,
+                "A valid bearer token is required",
+            ),
+            Code::Forbidden => (
+                "forbidden",
+                StatusCode::FORBIDDEN,
+                "Not allowed for this user",
+            ),
             Code::NotFound => ("not_found", StatusCode::NOT_FOUND, "Not found"),
-            Code::MethodNotAllowed => ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"),
-            Code::Conflict => ("conflict", StatusCode::CONFLICT, "The request conflicts with the current state"),
-            Code::RateLimited => ("rate_limited", StatusCode::TOO_MANY_REQUESTS, "Too many requests"),
-            Code::Unavailable => ("unavailable", StatusCode::SERVICE_UNAVAILABLE, "Temporarily unavailable"),
-            Code::Internal => ("internal", StatusCode::INTERNAL_SERVER_ERROR, "Unexpected error"),
+            Code::MethodNotAllowed => (
+                "method_not_allowed",
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Method not allowed",
+            ),
+            Code::Conflict => (
+                "conflict",
+                StatusCode::CONFLICT,
+                "The request conflicts with the current state",
+            ),
+            Code::RateLimited => (
+                "rate_limited",
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many requests",
+            ),
+            Code::Unavailable => (
+                "unavailable",
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Temporarily unavailable",
+            ),
+            Code::Internal => (
+                "internal",
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Unexpected error",
+            ),
         }
     }
 }
@@ -231,8 +275,14 @@ fn too_large(limit: usize) -> Problem {
 }
 
 fn is_json_content_type(v: &str) -> bool {
-    let essence = v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let essence = v
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 /// Parses a JSON body into `T`, mapping syntax errors to 400 and data errors to 422
@@ -246,10 +296,9 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
             let inner = e.into_inner();
             use serde_json::error::Category;
             match inner.classify() {
-                Category::Syntax | Category::Eof | Category::Io => Err(Problem::new(
-                    Code::InvalidJson,
-                )
-                .detail(inner.to_string())),
+                Category::Syntax | Category::Eof | Category::Io => {
+                    Err(Problem::new(Code::InvalidJson).detail(inner.to_string()))
+                }
                 Category::Data => {
                     let msg = strip_position(&inner.to_string());
                     let field = match (missing_field(&msg), path.as_str()) {

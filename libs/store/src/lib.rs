@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::PgPool;
 
 pub use sqlx;
 
@@ -52,7 +52,9 @@ pub enum StoreError {
 pub fn valid_schema(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
-        && s.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
+        && s.bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
         && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
@@ -90,9 +92,11 @@ pub async fn migrate(pool: &PgPool, schema: &str, mut service: Migrator) -> Resu
         .fetch_optional(pool)
         .await?;
     if exists.is_none() {
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {schema}")))
-            .execute(pool)
-            .await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "CREATE SCHEMA IF NOT EXISTS {schema}"
+        )))
+        .execute(pool)
+        .await?;
     }
     base_migrations().run(pool).await?;
     service.set_ignore_missing(true);
@@ -105,9 +109,11 @@ pub async fn drop_schema(pool: &PgPool, schema: &str) -> Result<(), StoreError> 
     if !valid_schema(schema) {
         return Err(StoreError::BadSchema(schema.to_owned()));
     }
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE")))
-        .execute(pool)
-        .await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE"
+    )))
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
@@ -122,7 +128,11 @@ pub fn is_transient(e: &sqlx::Error) -> bool {
         | sqlx::Error::Protocol(_)
         | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(db) => db.code().is_some_and(|c| {
-            c.starts_with("08") || c.starts_with("57P") || c == "40001" || c == "40P01" || c == "53300"
+            c.starts_with("08")
+                || c.starts_with("57P")
+                || c == "40001"
+                || c == "40P01"
+                || c == "53300"
         }),
         _ => false,
     }

@@ -95,14 +95,17 @@ pub fn init(service: &str, s: &TelemetrySettings) -> Result<TelemetryGuard, Tele
             .flatten_event(true)
             .with_current_span(false)
             .with_span_list(false)
+            .with_writer(std::io::stderr)
             .boxed(),
-        LogFormat::Pretty => tracing_subscriber::fmt::layer().boxed(),
+        LogFormat::Pretty => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .boxed(),
     };
-    // A second init (tests start several services in one process) keeps the first.
+    // The log filter applies to log output only; spans at INFO and above always reach
+    // the tracer, so trace context flows whatever the log level.
     let _ = tracing_subscriber::registry()
-        .with(filter)
-        .with(otel)
-        .with(fmt)
+        .with(otel.with_filter(tracing_subscriber::filter::LevelFilter::INFO))
+        .with(fmt.with_filter(filter))
         .try_init();
     Ok(TelemetryGuard { provider })
 }
@@ -119,9 +122,16 @@ pub fn init_for_tests() {
         let level = std::env::var("XF_TEST_LOG").unwrap_or_else(|_| "off".into());
         let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("off"));
         let _ = tracing_subscriber::registry()
-            .with(filter)
-            .with(tracing_opentelemetry::layer().with_tracer(tracer))
-            .with(tracing_subscriber::fmt::layer().with_test_writer())
+            .with(
+                tracing_opentelemetry::layer()
+                    .with_tracer(tracer)
+                    .with_filter(tracing_subscriber::filter::LevelFilter::INFO),
+            )
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_test_writer()
+                    .with_filter(filter),
+            )
             .try_init();
     });
 }
@@ -244,7 +254,9 @@ mod tests {
 
     #[test]
     fn metrics_render() {
-        counter_vec("xf_test_total", "test", &["k"]).with_label_values(&["v"]).inc();
+        counter_vec("xf_test_total", "test", &["k"])
+            .with_label_values(&["v"])
+            .inc();
         assert!(render_metrics().contains("xf_test_total{k=\"v\"} 1"));
     }
 }

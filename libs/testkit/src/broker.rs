@@ -21,7 +21,11 @@ fn tansu_bin() -> String {
     let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
     let cache = std::env::var("XINFANG_CACHE").unwrap_or_else(|_| format!("{home}/.cache/xinfang"));
     let cached = format!("{cache}/tansu-0.6.0/bin/tansu");
-    if std::path::Path::new(&cached).exists() { cached } else { "tansu".into() }
+    if std::path::Path::new(&cached).exists() {
+        cached
+    } else {
+        "tansu".into()
+    }
 }
 
 impl TestBroker {
@@ -29,7 +33,11 @@ impl TestBroker {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let dir = std::env::temp_dir().join(format!("xf-broker-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir)?;
-        let mut b = TestBroker { port, dir, child: None };
+        let mut b = TestBroker {
+            port,
+            dir,
+            child: None,
+        };
         b.resume().await?;
         Ok(b)
     }
@@ -42,8 +50,20 @@ impl TestBroker {
     pub async fn resume(&mut self) -> anyhow::Result<()> {
         let url = format!("tcp://127.0.0.1:{}", self.port);
         let log = std::fs::File::create(self.dir.join("broker.log"))?;
+        // tansu resolves the sqlite path against its working directory and reads
+        // settings from the environment and a .env file: run it from / with none.
         let child = Command::new(tansu_bin())
+            .current_dir("/")
+            .env_remove("LISTENER_URL")
+            .env_remove("ADVERTISED_LISTENER_URL")
+            .env_remove("STORAGE_ENGINE")
+            .env_remove("CLUSTER_ID")
+            .env_remove("SCHEMA_REGISTRY")
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .env("RUST_LOG", "warn")
             .arg("broker")
+            .arg("--cluster-id")
+            .arg("xinfang-test")
             .arg("--listener-url")
             .arg(&url)
             .arg("--advertised-listener-url")
@@ -56,12 +76,18 @@ impl TestBroker {
             .spawn()?;
         self.child = Some(child);
         for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        anyhow::bail!("the test broker did not listen on port {} within 10 s", self.port)
+        anyhow::bail!(
+            "the test broker did not listen on port {} within 10 s",
+            self.port
+        )
     }
 
     /// Stops the broker process (storage is kept).

@@ -1,8 +1,6 @@
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -17,11 +15,15 @@ pub struct Record {
 
 impl Record {
     pub fn header(&self, k: &str) -> Option<&str> {
-        self.headers.iter().find(|(hk, _)| hk == k).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(hk, _)| hk == k)
+            .map(|(_, v)| v.as_str())
     }
 }
 
-/// Reads a topic from the beginning until `want` records arrived or `timeout` passed.
+/// Reads a topic from the beginning until `want` records arrived or `timeout` passed,
+/// then one more second, so that records beyond `want` show up too.
 pub async fn read_topic(brokers: &str, topic: &str, want: usize, timeout: Duration) -> Vec<Record> {
     let group = format!("reader-{}", uuid::Uuid::new_v4().simple());
     let consumer: StreamConsumer = match ClientConfig::new()
@@ -39,8 +41,13 @@ pub async fn read_topic(brokers: &str, topic: &str, want: usize, timeout: Durati
         panic!("test reader subscribe: {e}");
     }
     let mut out = Vec::new();
-    let deadline = tokio::time::Instant::now() + timeout;
-    while out.len() < want {
+    let mut deadline = tokio::time::Instant::now() + timeout;
+    let mut settling = false;
+    loop {
+        if out.len() >= want && !settling {
+            settling = true;
+            deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+        }
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         if left.is_zero() {
             break;
@@ -77,7 +84,13 @@ pub async fn read_topic(brokers: &str, topic: &str, want: usize, timeout: Durati
 }
 
 /// Produces a raw record (e.g. an undecodable one, or a duplicate delivery).
-pub async fn produce_raw(brokers: &str, topic: &str, key: &str, payload: &[u8], headers: &[(&str, &str)]) {
+pub async fn produce_raw(
+    brokers: &str,
+    topic: &str,
+    key: &str,
+    payload: &[u8],
+    headers: &[(&str, &str)],
+) {
     let p: FutureProducer = match ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("message.timeout.ms", "10000")
@@ -88,19 +101,13 @@ pub async fn produce_raw(brokers: &str, topic: &str, key: &str, payload: &[u8], 
     };
     let mut h = OwnedHeaders::new();
     for (k, v) in headers {
-        h = h.insert(Header { key: k, value: Some(*v) });
+        h = h.insert(Header {
+            key: k,
+            value: Some(*v),
+        });
     }
     let rec = FutureRecord::to(topic).key(key).payload(payload).headers(h);
     if let Err((e, _)) = p.send(rec, Duration::from_secs(10)).await {
         panic!("test produce: {e}");
-    }
-}
-
-pub(crate) async fn delete_topics(brokers: &str, topics: &[&str]) {
-    let admin: Result<AdminClient<DefaultClientContext>, _> =
-        ClientConfig::new().set("bootstrap.servers", brokers).create();
-    if let Ok(a) = admin {
-        let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(5)));
-        let _ = tokio::time::timeout(Duration::from_secs(10), a.delete_topics(topics, &opts)).await;
     }
 }

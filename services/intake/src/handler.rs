@@ -15,7 +15,9 @@ impl Handler for Projection {
                 Some(d.unit_id.clone()),
                 serde_json::json!({"unit": d.unit_name, "jurisdiction_code": d.jurisdiction_code}),
             ),
-            Some(Payload::CaseAccepted(a)) => ("accepted", Some(a.unit_id.clone()), serde_json::json!({})),
+            Some(Payload::CaseAccepted(a)) => {
+                ("accepted", Some(a.unit_id.clone()), serde_json::json!({}))
+            }
             Some(Payload::CaseNotAccepted(n)) => (
                 "not_accepted",
                 None,
@@ -45,13 +47,15 @@ impl Handler for Projection {
             // A case registered by another intake deployment: nothing to project.
             return Ok(());
         }
-        sqlx::query("INSERT INTO case_timeline (case_id, at, kind, detail) VALUES ($1, $2, $3, $4)")
-            .bind(ev.case_id)
-            .bind(ev.occurred_at)
-            .bind(status)
-            .bind(detail)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO case_timeline (case_id, at, kind, detail) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(ev.case_id)
+        .bind(ev.occurred_at)
+        .bind(status)
+        .bind(detail)
+        .execute(&mut *tx)
+        .await?;
         Ok(())
     }
 }

@@ -29,8 +29,14 @@ fn valid() -> Value {
 
 async fn counts(ctx: &Ctx) -> (i64, i64) {
     let pool = &ctx.svc("intake").pool;
-    let cases: i64 = sqlx::query_scalar("SELECT count(*) FROM cases").fetch_one(pool).await.expect("count");
-    let outbox: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox").fetch_one(pool).await.expect("count");
+    let cases: i64 = sqlx::query_scalar("SELECT count(*) FROM cases")
+        .fetch_one(pool)
+        .await
+        .expect("count");
+    let outbox: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
+        .fetch_one(pool)
+        .await
+        .expect("count");
     (cases, outbox)
 }
 
@@ -49,7 +55,10 @@ async fn registers_a_case_with_a_number_and_an_event() {
     assert_eq!(r.status(), StatusCode::CREATED);
     let body: Value = r.json().await.expect("json");
     let no = body["registration_no"].as_str().expect("number");
-    assert!(no.starts_with("330122-20") && no.ends_with("-000001"), "{no}");
+    assert!(
+        no.starts_with("330122-20") && no.ends_with("-000001"),
+        "{no}"
+    );
     let second: Value = http
         .post(ctx.svc("intake").url("/v1/cases"))
         .bearer_auth(&token)
@@ -60,7 +69,12 @@ async fn registers_a_case_with_a_number_and_an_event() {
         .json()
         .await
         .expect("json");
-    assert!(second["registration_no"].as_str().expect("number").ends_with("-000002"));
+    assert!(
+        second["registration_no"]
+            .as_str()
+            .expect("number")
+            .ends_with("-000002")
+    );
     assert_eq!(counts(&ctx).await, (2, 2));
     let id = body["case_id"].as_str().expect("id");
     let got: Value = http
@@ -101,7 +115,11 @@ async fn problem(r: reqwest::Response) -> (StatusCode, Value) {
 fn fields(p: &Value) -> Vec<String> {
     p["errors"]
         .as_array()
-        .map(|a| a.iter().filter_map(|e| e["field"].as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|e| e["field"].as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -119,48 +137,113 @@ async fn bad_input_gets_a_problem_naming_the_field_and_changes_nothing() {
             .send()
     };
 
-    let (s, p) = problem(post("{not json".into(), "application/json").await.expect("req")).await;
-    assert_eq!((s, p["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_json")));
+    let (s, p) = problem(
+        post("{not json".into(), "application/json")
+            .await
+            .expect("req"),
+    )
+    .await;
+    assert_eq!(
+        (s, p["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_json"))
+    );
 
     let mut missing = valid();
     missing.as_object_mut().expect("object").remove("summary");
-    let (s, p) = problem(post(missing.to_string(), "application/json").await.expect("req")).await;
+    let (s, p) = problem(
+        post(missing.to_string(), "application/json")
+            .await
+            .expect("req"),
+    )
+    .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(fields(&p), ["summary"]);
 
     let mut wrong = valid();
     wrong["category"] = json!(12);
-    let (s, p) = problem(post(wrong.to_string(), "application/json").await.expect("req")).await;
-    assert_eq!((s, fields(&p)), (StatusCode::UNPROCESSABLE_ENTITY, vec!["category".to_owned()]));
+    let (s, p) = problem(
+        post(wrong.to_string(), "application/json")
+            .await
+            .expect("req"),
+    )
+    .await;
+    assert_eq!(
+        (s, fields(&p)),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            vec!["category".to_owned()]
+        )
+    );
 
     let mut unknown = valid();
     unknown["jurisdiction_code"] = json!("330122999999");
-    let (s, p) = problem(post(unknown.to_string(), "application/json").await.expect("req")).await;
-    assert_eq!((s, fields(&p)), (StatusCode::UNPROCESSABLE_ENTITY, vec!["jurisdiction_code".to_owned()]));
+    let (s, p) = problem(
+        post(unknown.to_string(), "application/json")
+            .await
+            .expect("req"),
+    )
+    .await;
+    assert_eq!(
+        (s, fields(&p)),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            vec!["jurisdiction_code".to_owned()]
+        )
+    );
 
     let mut several = valid();
     several["jurisdiction_code"] = json!("33012");
     several["channel"] = json!("carrier pigeon");
     several["category"] = json!("nonsense");
     several["summary"] = json!("   ");
-    let (s, p) = problem(post(several.to_string(), "application/json").await.expect("req")).await;
+    let (s, p) = problem(
+        post(several.to_string(), "application/json")
+            .await
+            .expect("req"),
+    )
+    .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     let mut f = fields(&p);
     f.sort();
     assert_eq!(f, ["category", "channel", "jurisdiction_code", "summary"]);
 
     let (s, p) = problem(post(valid().to_string(), "text/plain").await.expect("req")).await;
-    assert_eq!((s, p["code"].as_str()), (StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("unsupported_media_type")));
+    assert_eq!(
+        (s, p["code"].as_str()),
+        (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Some("unsupported_media_type")
+        )
+    );
 
     let mut big = valid();
     big["summary"] = json!("长".repeat(200_000));
-    let (s, p) = problem(post(big.to_string(), "application/json").await.expect("req")).await;
-    assert_eq!((s, p["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large")));
+    let (s, p) = problem(
+        post(big.to_string(), "application/json")
+            .await
+            .expect("req"),
+    )
+    .await;
+    assert_eq!(
+        (s, p["code"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large"))
+    );
 
     let mut future = valid();
     future["received_at"] = json!("2999-01-01T00:00:00Z");
-    let (s, p) = problem(post(future.to_string(), "application/json").await.expect("req")).await;
-    assert_eq!((s, fields(&p)), (StatusCode::UNPROCESSABLE_ENTITY, vec!["received_at".to_owned()]));
+    let (s, p) = problem(
+        post(future.to_string(), "application/json")
+            .await
+            .expect("req"),
+    )
+    .await;
+    assert_eq!(
+        (s, fields(&p)),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            vec!["received_at".to_owned()]
+        )
+    );
 
     assert_eq!(counts(&ctx).await, (0, 0), "nothing written");
     ctx.cleanup().await;
@@ -174,32 +257,72 @@ async fn tokens_are_checked_and_scope_is_enforced() {
 
     let r = http.post(&url).json(&valid()).send().await.expect("req");
     let (s, p) = problem(r).await;
-    assert_eq!((s, p["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthenticated")));
+    assert_eq!(
+        (s, p["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthenticated"))
+    );
 
     let signer = ctx.signer();
     let expired = signer
-        .sign(&xf_auth::claims("u", &[roles::REGISTRAR], None, COUNTY, -600))
+        .sign(&xf_auth::claims(
+            "u",
+            &[roles::REGISTRAR],
+            None,
+            COUNTY,
+            -600,
+        ))
         .expect("sign");
-    let r = http.post(&url).bearer_auth(expired).json(&valid()).send().await.expect("req");
+    let r = http
+        .post(&url)
+        .bearer_auth(expired)
+        .json(&valid())
+        .send()
+        .await
+        .expect("req");
     assert_eq!(problem(r).await.0, StatusCode::UNAUTHORIZED);
 
     // Signed with another key: a forged token.
     let other_key = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEINdyY91EYbwpVlFE5Z5F0x3/BvTmLRSQOF0d2eahRzss\n-----END PRIVATE KEY-----\n";
-    let forger = xf_auth::Signer::from_pem(other_key.as_bytes(), xf_auth::KeyAlgorithm::EdDSA).expect("key");
+    let forger =
+        xf_auth::Signer::from_pem(other_key.as_bytes(), xf_auth::KeyAlgorithm::EdDSA).expect("key");
     let forged = forger
-        .sign(&xf_auth::claims("u", &[roles::REGISTRAR], None, COUNTY, 600))
+        .sign(&xf_auth::claims(
+            "u",
+            &[roles::REGISTRAR],
+            None,
+            COUNTY,
+            600,
+        ))
         .expect("sign");
-    let r = http.post(&url).bearer_auth(forged).json(&valid()).send().await.expect("req");
+    let r = http
+        .post(&url)
+        .bearer_auth(forged)
+        .json(&valid())
+        .send()
+        .await
+        .expect("req");
     assert_eq!(problem(r).await.0, StatusCode::UNAUTHORIZED);
 
     // A valid token for another county: 403.
     let elsewhere = ctx.token(&[roles::REGISTRAR], None, "330127");
-    let r = http.post(&url).bearer_auth(elsewhere).json(&valid()).send().await.expect("req");
+    let r = http
+        .post(&url)
+        .bearer_auth(elsewhere)
+        .json(&valid())
+        .send()
+        .await
+        .expect("req");
     assert_eq!(problem(r).await.0, StatusCode::FORBIDDEN);
 
     // A valid token without the registrar role: 403.
     let analyst = ctx.token(&[roles::ANALYST], None, COUNTY);
-    let r = http.post(&url).bearer_auth(analyst).json(&valid()).send().await.expect("req");
+    let r = http
+        .post(&url)
+        .bearer_auth(analyst)
+        .json(&valid())
+        .send()
+        .await
+        .expect("req");
     assert_eq!(problem(r).await.0, StatusCode::FORBIDDEN);
 
     assert_eq!(counts(&ctx).await, (0, 0), "nothing written");
@@ -210,13 +333,33 @@ async fn tokens_are_checked_and_scope_is_enforced() {
 async fn health_metrics_and_unknown_routes() {
     let ctx = start().await;
     let http = xf_testkit::http();
-    let live = http.get(ctx.svc("intake").url("/health/livez")).send().await.expect("req");
+    let live = http
+        .get(ctx.svc("intake").url("/health/livez"))
+        .send()
+        .await
+        .expect("req");
     assert_eq!(live.status(), StatusCode::OK);
-    let ready = http.get(ctx.svc("intake").url("/health/readyz")).send().await.expect("req");
-    assert_eq!(ready.status(), StatusCode::OK, "database and broker reachable");
-    let r = http.get(ctx.svc("intake").url("/nope")).send().await.expect("req");
+    let ready = http
+        .get(ctx.svc("intake").url("/health/readyz"))
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(
+        ready.status(),
+        StatusCode::OK,
+        "database and broker reachable"
+    );
+    let r = http
+        .get(ctx.svc("intake").url("/nope"))
+        .send()
+        .await
+        .expect("req");
     assert_eq!(problem(r).await.0, StatusCode::NOT_FOUND);
-    let m = http.get(ctx.svc("intake").url("/metrics")).send().await.expect("req");
+    let m = http
+        .get(ctx.svc("intake").url("/metrics"))
+        .send()
+        .await
+        .expect("req");
     let text = m.text().await.expect("text");
     assert!(text.contains("xf_http_requests_total"), "{text}");
     ctx.cleanup().await;

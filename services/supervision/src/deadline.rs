@@ -26,14 +26,27 @@ mod tests {
     fn start_day_not_counted_and_end_of_last_day_in_shanghai() {
         // Dispatched 2026-03-02 23:30 Shanghai (15:30 UTC): 15 days end at the end of
         // 2026-03-17 Shanghai, i.e. 2026-03-17 16:00 UTC.
-        let start = Utc.with_ymd_and_hms(2026, 3, 2, 15, 30, 0).single().expect("valid");
+        let start = Utc
+            .with_ymd_and_hms(2026, 3, 2, 15, 30, 0)
+            .single()
+            .expect("valid");
         let due = due_calendar(start, 15);
-        assert_eq!(due, Utc.with_ymd_and_hms(2026, 3, 17, 16, 0, 0).single().expect("valid"));
+        assert_eq!(
+            due,
+            Utc.with_ymd_and_hms(2026, 3, 17, 16, 0, 0)
+                .single()
+                .expect("valid")
+        );
         // Just after midnight Shanghai is already the next local day.
-        let start = Utc.with_ymd_and_hms(2026, 3, 2, 16, 30, 0).single().expect("valid");
+        let start = Utc
+            .with_ymd_and_hms(2026, 3, 2, 16, 30, 0)
+            .single()
+            .expect("valid");
         assert_eq!(
             due_calendar(start, 15),
-            Utc.with_ymd_and_hms(2026, 3, 18, 16, 0, 0).single().expect("valid")
+            Utc.with_ymd_and_hms(2026, 3, 18, 16, 0, 0)
+                .single()
+                .expect("valid")
         );
     }
 }

@@ -57,13 +57,22 @@ impl Handler for Clocks {
         match ev.payload() {
             Some(Payload::CaseDispatched(d)) => {
                 stop(tx, ev, Some("acceptance")).await?;
-                start(tx, ev, "acceptance", &d.unit_id, self.settings.acceptance_days).await
+                start(
+                    tx,
+                    ev,
+                    "acceptance",
+                    &d.unit_id,
+                    self.settings.acceptance_days,
+                )
+                .await
             }
             Some(Payload::CaseAccepted(a)) => {
                 stop(tx, ev, Some("acceptance")).await?;
                 start(tx, ev, "handling", &a.unit_id, self.settings.handling_days).await
             }
-            Some(Payload::CaseNotAccepted(_)) | Some(Payload::CaseClosed(_)) => stop(tx, ev, None).await,
+            Some(Payload::CaseNotAccepted(_)) | Some(Payload::CaseClosed(_)) => {
+                stop(tx, ev, None).await
+            }
             _ => Ok(()),
         }
     }

@@ -37,7 +37,10 @@ impl xf_app::Validate for Ext {
     fn problems(&self) -> Vec<(String, String)> {
         let mut p = Vec::new();
         if !(1..=365).contains(&self.deadlines.acceptance_days) {
-            p.push(("deadlines.acceptance_days".into(), "must be 1 to 365".into()));
+            p.push((
+                "deadlines.acceptance_days".into(),
+                "must be 1 to 365".into(),
+            ));
         }
         if !(1..=365).contains(&self.deadlines.handling_days) {
             p.push(("deadlines.handling_days".into(), "must be 1 to 365".into()));

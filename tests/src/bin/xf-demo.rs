@@ -10,7 +10,10 @@ use xf_auth::{KeyAlgorithm, Signer, roles};
 use xf_jurisdiction::{Tier, Tree};
 
 #[derive(Parser)]
-#[command(name = "xf-demo", about = "Register cases and follow them through the Xinfang stack")]
+#[command(
+    name = "xf-demo",
+    about = "Register cases and follow them through the Xinfang stack"
+)]
 struct Args {
     /// How many cases to register.
     #[arg(long, default_value_t = 12)]
@@ -76,7 +79,9 @@ async fn main() -> anyhow::Result<()> {
         &county.0,
         3600,
     ))?;
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()?;
 
     println!("==> waiting for the five services to be ready");
     for (i, (name, _)) in SERVICES.iter().enumerate() {
@@ -100,7 +105,10 @@ async fn main() -> anyhow::Result<()> {
 
     let villages = tree.of_tier(Tier::Village);
     let townships = tree.of_tier(Tier::Township);
-    println!("==> registering {} cases in {} ({})", a.cases, county.1, county.0);
+    println!(
+        "==> registering {} cases in {} ({})",
+        a.cases, county.1, county.0
+    );
     let mut cases = Vec::new();
     for i in 0..a.cases {
         // Mostly villages, some townships, one at county level.
@@ -128,7 +136,15 @@ async fn main() -> anyhow::Result<()> {
         if !status.is_success() {
             anyhow::bail!("registration failed with {status}: {body}");
         }
-        cases.push((body["case_id"].as_str().unwrap_or_default().to_owned(), body["registration_no"].as_str().unwrap_or_default().to_owned(), place, trace));
+        cases.push((
+            body["case_id"].as_str().unwrap_or_default().to_owned(),
+            body["registration_no"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            place,
+            trace,
+        ));
     }
 
     println!("==> following them through routing, supervision, scheduling and reporting");
@@ -146,7 +162,10 @@ async fn main() -> anyhow::Result<()> {
         for (svc, p) in paths {
             let mut n = 0;
             for (id, ..) in &cases {
-                if get(&http, url(&a, svc, &p.replace("{id}", id)), &reader).await.is_some() {
+                if get(&http, url(&a, svc, &p.replace("{id}", id)), &reader)
+                    .await
+                    .is_some()
+                {
                     n += 1;
                 }
             }
@@ -160,45 +179,94 @@ async fn main() -> anyhow::Result<()> {
             for (k, v) in &seen {
                 eprintln!("  {k:<12} {v}/{}", cases.len());
             }
-            anyhow::bail!("not every service saw every case within {} s (see .run/logs/)", a.timeout);
+            anyhow::bail!(
+                "not every service saw every case within {} s (see .run/logs/)",
+                a.timeout
+            );
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let took = start.elapsed();
 
     let (id, no, place, trace) = &cases[1];
-    let routing = get(&http, url(&a, 1, &format!("/v1/cases/{id}/routing")), &reader).await.unwrap_or_default();
-    let clocks = get(&http, url(&a, 2, &format!("/v1/cases/{id}/deadlines")), &reader).await.unwrap_or_default();
-    let facts = get(&http, url(&a, 4, &format!("/v1/cases/{id}")), &reader).await.unwrap_or_default();
-    let stats = get(&http, url(&a, 4, "/v1/stats"), &reader).await.unwrap_or_default();
+    let routing = get(
+        &http,
+        url(&a, 1, &format!("/v1/cases/{id}/routing")),
+        &reader,
+    )
+    .await
+    .unwrap_or_default();
+    let clocks = get(
+        &http,
+        url(&a, 2, &format!("/v1/cases/{id}/deadlines")),
+        &reader,
+    )
+    .await
+    .unwrap_or_default();
+    let facts = get(&http, url(&a, 4, &format!("/v1/cases/{id}")), &reader)
+        .await
+        .unwrap_or_default();
+    let stats = get(&http, url(&a, 4, "/v1/stats"), &reader)
+        .await
+        .unwrap_or_default();
 
     println!();
-    println!("All {} cases passed intake → routing → supervision → scheduling → reporting in {:.1} s.", cases.len(), took.as_secs_f64());
+    println!(
+        "All {} cases passed intake → routing → supervision → scheduling → reporting in {:.1} s.",
+        cases.len(),
+        took.as_secs_f64()
+    );
     println!();
     println!("  service       cases seen");
     for (name, _) in SERVICES {
-        println!("  {name:<13} {}/{}", seen.get(name).copied().unwrap_or(0), cases.len());
+        println!(
+            "  {name:<13} {}/{}",
+            seen.get(name).copied().unwrap_or(0),
+            cases.len()
+        );
     }
     println!();
     println!("  one case      {no}  ({place})");
-    println!("  handled by    {} [{}]", routing["unit_name"].as_str().unwrap_or("?"), routing["tier"].as_str().unwrap_or("?"));
-    println!("  acceptance    due {}", clocks["clocks"][0]["due_at"].as_str().unwrap_or("?"));
+    println!(
+        "  handled by    {} [{}]",
+        routing["unit_name"].as_str().unwrap_or("?"),
+        routing["tier"].as_str().unwrap_or("?")
+    );
+    println!(
+        "  acceptance    due {}",
+        clocks["clocks"][0]["due_at"].as_str().unwrap_or("?")
+    );
     println!("  trace id      {trace}");
-    println!("                routing {}  supervision {}  reporting {}",
+    println!(
+        "                routing {}  supervision {}  reporting {}",
         ok(routing["trace_id"].as_str() == Some(trace)),
         ok(clocks["trace_id"].as_str() == Some(trace)),
-        ok(facts["trace_id"].as_str() == Some(trace)));
+        ok(facts["trace_id"].as_str() == Some(trace))
+    );
     println!();
-    println!("  reporting /v1/stats for {}: total {}, by tier {}, by status {}", county.0, stats["total"], stats["by_tier"], stats["by_status"]);
+    println!(
+        "  reporting /v1/stats for {}: total {}, by tier {}, by status {}",
+        county.0, stats["total"], stats["by_tier"], stats["by_status"]
+    );
     println!();
     for (i, (name, _)) in SERVICES.iter().enumerate() {
-        println!("  {name:<12} {}   (/health/readyz, /metrics)", url(&a, i, ""));
+        println!(
+            "  {name:<12} {}   (/health/readyz, /metrics)",
+            url(&a, i, "")
+        );
     }
     println!();
-    println!("  a token to try the API:  cargo run -q -p xf-auth --bin xinfang-token -- --roles registrar,supervisor,analyst --jurisdiction {}", county.0);
+    println!(
+        "  a token to try the API:  cargo run -q -p xf-auth --bin xinfang-token -- --roles registrar,supervisor,analyst --jurisdiction {}",
+        county.0
+    );
     Ok(())
 }
 
 fn ok(b: bool) -> &'static str {
-    if b { "same trace ✓" } else { "different trace ✗" }
+    if b {
+        "same trace ✓"
+    } else {
+        "different trace ✗"
+    }
 }

@@ -57,7 +57,13 @@ fn main() {
         }
     };
     let roles: Vec<&str> = args.roles.iter().map(String::as_str).collect();
-    let c = claims(&args.sub, &roles, args.unit.as_deref(), &args.jurisdiction, args.ttl);
+    let c = claims(
+        &args.sub,
+        &roles,
+        args.unit.as_deref(),
+        &args.jurisdiction,
+        args.ttl,
+    );
     match signer.sign(&c) {
         Ok(t) => println!("{t}"),
         Err(e) => {

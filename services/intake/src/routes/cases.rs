@@ -74,12 +74,18 @@ pub async fn register(
     let mut errors = Vec::new();
     let ch = channel(&b.channel);
     if ch.is_none() {
-        errors.push(FieldError::new("channel", "must be one of letter, visit, phone, online"));
+        errors.push(FieldError::new(
+            "channel",
+            "must be one of letter, visit, phone, online",
+        ));
     }
     let code = match Code::parse(&b.jurisdiction_code) {
         Ok(c) if tree.contains(&c) => Some(c),
         Ok(_) => {
-            errors.push(FieldError::new("jurisdiction_code", "is not a known jurisdiction code"));
+            errors.push(FieldError::new(
+                "jurisdiction_code",
+                "is not a known jurisdiction code",
+            ));
             None
         }
         Err(e) => {
@@ -91,7 +97,10 @@ pub async fn register(
     if summary.is_empty() {
         errors.push(FieldError::new("summary", "must not be empty"));
     } else if summary.chars().count() > SUMMARY_MAX {
-        errors.push(FieldError::new("summary", format!("must be at most {SUMMARY_MAX} characters")));
+        errors.push(FieldError::new(
+            "summary",
+            format!("must be at most {SUMMARY_MAX} characters"),
+        ));
     }
     if b.category.is_empty() || !known_category(&pool, &b.category).await? {
         errors.push(FieldError::new("category", "is not a known category code"));

@@ -27,7 +27,10 @@ async fn stats(
     let scope = match &q.jurisdiction {
         Some(j) => {
             if let Err(e) = xf_jurisdiction::Code::parse(j) {
-                return Err(Problem::validation(vec![FieldError::new("jurisdiction", e.to_string())]));
+                return Err(Problem::validation(vec![FieldError::new(
+                    "jurisdiction",
+                    e.to_string(),
+                )]));
             }
             user.0.require_scope(j)?;
             j.clone()
@@ -53,7 +56,9 @@ async fn stats(
         total += n;
         let t = by_tier.entry(tier.clone()).or_insert(serde_json::json!(0));
         *t = serde_json::json!(t.as_i64().unwrap_or(0) + n);
-        let s = by_status.entry(status.clone()).or_insert(serde_json::json!(0));
+        let s = by_status
+            .entry(status.clone())
+            .or_insert(serde_json::json!(0));
         *s = serde_json::json!(s.as_i64().unwrap_or(0) + n);
         cells.push(serde_json::json!({"tier": tier, "status": status, "count": n}));
     }

@@ -28,22 +28,21 @@ async fn explain(
     .ok_or_else(|| Problem::not_found("case"))?;
     let code: String = row.get("jurisdiction_code");
     user.0.require_scope(&code)?;
-    let history: Vec<serde_json::Value> = sqlx::query(
-        "SELECT at, action, detail FROM case_history WHERE case_id = $1 ORDER BY id",
-    )
-    .bind(id)
-    .fetch_all(pool.get_ref())
-    .await
-    .map_err(|e| Problem::unavailable(&e))?
-    .into_iter()
-    .map(|r| {
-        serde_json::json!({
-            "at": r.get::<DateTime<Utc>, _>("at"),
-            "action": r.get::<String, _>("action"),
-            "detail": r.get::<serde_json::Value, _>("detail"),
-        })
-    })
-    .collect();
+    let history: Vec<serde_json::Value> =
+        sqlx::query("SELECT at, action, detail FROM case_history WHERE case_id = $1 ORDER BY id")
+            .bind(id)
+            .fetch_all(pool.get_ref())
+            .await
+            .map_err(|e| Problem::unavailable(&e))?
+            .into_iter()
+            .map(|r| {
+                serde_json::json!({
+                    "at": r.get::<DateTime<Utc>, _>("at"),
+                    "action": r.get::<String, _>("action"),
+                    "detail": r.get::<serde_json::Value, _>("detail"),
+                })
+            })
+            .collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "case_id": id,
         "registration_no": row.get::<String, _>("registration_no"),

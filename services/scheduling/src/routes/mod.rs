@@ -16,12 +16,14 @@ async fn follow_ups(
     pool: web::Data<PgPool>,
 ) -> Result<HttpResponse, Problem> {
     let id = path.into_inner();
-    let case = sqlx::query("SELECT tier, jurisdiction_code, unit_id, status, trace_id FROM cases WHERE id = $1")
-        .bind(id)
-        .fetch_optional(pool.get_ref())
-        .await
-        .map_err(|e| Problem::unavailable(&e))?
-        .ok_or_else(|| Problem::not_found("case"))?;
+    let case = sqlx::query(
+        "SELECT tier, jurisdiction_code, unit_id, status, trace_id FROM cases WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool.get_ref())
+    .await
+    .map_err(|e| Problem::unavailable(&e))?
+    .ok_or_else(|| Problem::not_found("case"))?;
     let code: String = case.get("jurisdiction_code");
     user.0.require_scope(&code)?;
     let visits: Vec<serde_json::Value> = sqlx::query(
