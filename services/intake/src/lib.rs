@@ -11,27 +11,7 @@ use xf_app::{Application, ServiceSpec};
 
 pub use settings::{Ext, Settings};
 
-pub const SERVICE: &str = "intake";
-pub const PORT: u16 = 8081;
-pub const OWN_CONFIG: &str = include_str!("../config/base.toml");
-pub const KEYS: xf_app::Keys = xf_app::Keys {
-    required: &["vault.key_file", "vault.pseudonym_key_file"],
-    optional: &[],
-};
-
-pub fn migrator() -> sqlx::migrate::Migrator {
-    sqlx::migrate!("./migrations")
-}
-
-pub fn binary() -> xf_app::cli::Binary {
-    xf_app::cli::Binary {
-        name: SERVICE,
-        port: PORT,
-        own_config: OWN_CONFIG,
-        keys: KEYS,
-        migrator,
-    }
-}
+xf_app::service!(name: "intake", port: 8081, required: ["vault.key_file", "vault.pseudonym_key_file"]);
 
 /// Builds the service: migrations applied, port bound, nothing running yet.
 pub async fn build(s: Settings) -> anyhow::Result<Application<handler::Projection>> {

@@ -263,67 +263,60 @@ async fn tokens_are_checked_and_scope_is_enforced() {
     );
 
     let signer = ctx.signer();
-    let expired = signer
-        .sign(&xf_auth::claims(
-            "u",
-            &[roles::REGISTRAR],
-            None,
-            COUNTY,
-            -600,
-        ))
-        .expect("sign");
-    let r = http
-        .post(&url)
-        .bearer_auth(expired)
-        .json(&valid())
-        .send()
-        .await
-        .expect("req");
-    assert_eq!(problem(r).await.0, StatusCode::UNAUTHORIZED);
-
     // Signed with another key: a forged token.
-    let other_key = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEINdyY91EYbwpVlFE5Z5F0x3/BvTmLRSQOF0d2eahRzss\n-----END PRIVATE KEY-----\n";
+    let other_key = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIKFPQSeysNGFrYUp3h7bEQA5gkgsTijG4rYVslWH1h5K\n-----END PRIVATE KEY-----\n";
     let forger =
         xf_auth::Signer::from_pem(other_key.as_bytes(), xf_auth::KeyAlgorithm::EdDSA).expect("key");
-    let forged = forger
-        .sign(&xf_auth::claims(
-            "u",
-            &[roles::REGISTRAR],
-            None,
-            COUNTY,
-            600,
-        ))
-        .expect("sign");
-    let r = http
-        .post(&url)
-        .bearer_auth(forged)
-        .json(&valid())
-        .send()
-        .await
-        .expect("req");
-    assert_eq!(problem(r).await.0, StatusCode::UNAUTHORIZED);
-
-    // A valid token for another county: 403.
-    let elsewhere = ctx.token(&[roles::REGISTRAR], None, "330127");
-    let r = http
-        .post(&url)
-        .bearer_auth(elsewhere)
-        .json(&valid())
-        .send()
-        .await
-        .expect("req");
-    assert_eq!(problem(r).await.0, StatusCode::FORBIDDEN);
-
-    // A valid token without the registrar role: 403.
-    let analyst = ctx.token(&[roles::ANALYST], None, COUNTY);
-    let r = http
-        .post(&url)
-        .bearer_auth(analyst)
-        .json(&valid())
-        .send()
-        .await
-        .expect("req");
-    assert_eq!(problem(r).await.0, StatusCode::FORBIDDEN);
+    let cases = [
+        (
+            "expired",
+            signer.sign(&xf_auth::claims(
+                "u",
+                &[roles::REGISTRAR],
+                None,
+                COUNTY,
+                -600,
+            )),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "forged",
+            forger.sign(&xf_auth::claims(
+                "u",
+                &[roles::REGISTRAR],
+                None,
+                COUNTY,
+                600,
+            )),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "another county",
+            Ok(ctx.token(&[roles::REGISTRAR], None, "330127")),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            "not a registrar",
+            Ok(ctx.token(&[roles::ANALYST], None, COUNTY)),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            "garbage",
+            Ok("not.a.token".to_owned()),
+            StatusCode::UNAUTHORIZED,
+        ),
+    ];
+    for (what, token, want) in cases {
+        let token = token.expect("signs");
+        let r = http
+            .post(&url)
+            .bearer_auth(token)
+            .json(&valid())
+            .send()
+            .await
+            .expect("req");
+        assert_eq!(problem(r).await.0, want, "{what}");
+    }
 
     assert_eq!(counts(&ctx).await, (0, 0), "nothing written");
     ctx.cleanup().await;

@@ -8,14 +8,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use xf_app::{Application, ServiceSpec};
 
-pub const SERVICE: &str = "scheduling";
-pub const PORT: u16 = 8084;
-pub const OWN_CONFIG: &str = include_str!("../config/base.toml");
-pub const KEYS: xf_app::Keys = xf_app::Keys {
-    required: &[],
-    optional: &[],
-};
-
+xf_app::service!(name: "scheduling", port: 8084, required: []);
 pub type Settings = xf_app::Settings<Ext>;
 
 /// scheduling's own sections.
@@ -39,20 +32,6 @@ impl xf_app::Validate for Ext {
             )];
         }
         Vec::new()
-    }
-}
-
-pub fn migrator() -> sqlx::migrate::Migrator {
-    sqlx::migrate!("./migrations")
-}
-
-pub fn binary() -> xf_app::cli::Binary {
-    xf_app::cli::Binary {
-        name: SERVICE,
-        port: PORT,
-        own_config: OWN_CONFIG,
-        keys: KEYS,
-        migrator,
     }
 }
 

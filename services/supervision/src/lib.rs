@@ -10,14 +10,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use xf_app::{Application, ServiceSpec};
 
-pub const SERVICE: &str = "supervision";
-pub const PORT: u16 = 8083;
-pub const OWN_CONFIG: &str = include_str!("../config/base.toml");
-pub const KEYS: xf_app::Keys = xf_app::Keys {
-    required: &[],
-    optional: &[],
-};
-
+xf_app::service!(name: "supervision", port: 8083, required: []);
 pub type Settings = xf_app::Settings<Ext>;
 
 /// supervision's own sections.
@@ -46,20 +39,6 @@ impl xf_app::Validate for Ext {
             p.push(("deadlines.handling_days".into(), "must be 1 to 365".into()));
         }
         p
-    }
-}
-
-pub fn migrator() -> sqlx::migrate::Migrator {
-    sqlx::migrate!("./migrations")
-}
-
-pub fn binary() -> xf_app::cli::Binary {
-    xf_app::cli::Binary {
-        name: SERVICE,
-        port: PORT,
-        own_config: OWN_CONFIG,
-        keys: KEYS,
-        migrator,
     }
 }
 
