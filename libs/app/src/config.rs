@@ -11,7 +11,7 @@ use xf_store::DatabaseSettings;
 use xf_telemetry::TelemetrySettings;
 
 /// Settings every service has, plus the service's own sections `X`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Settings<X> {
     pub http: HttpSettings,
     pub database: DatabaseSettings,
@@ -222,9 +222,33 @@ where
     if !missing.is_empty() {
         return Err(ConfigError::Missing(missing));
     }
-    let s: Settings<X> = cfg
+    // Common and own sections are read separately (no `flatten`), so that values
+    // given as text ("40") convert to the field's type wherever they are.
+    #[derive(Deserialize)]
+    struct Common {
+        http: HttpSettings,
+        database: DatabaseSettings,
+        kafka: KafkaSettings,
+        auth: AuthSettings,
+        telemetry: TelemetrySettings,
+        clock: ClockSettings,
+    }
+    let c: Common = cfg
+        .clone()
         .try_deserialize()
         .map_err(|e| ConfigError::Load(e.to_string()))?;
+    let ext: X = cfg
+        .try_deserialize()
+        .map_err(|e| ConfigError::Load(e.to_string()))?;
+    let s = Settings {
+        http: c.http,
+        database: c.database,
+        kafka: c.kafka,
+        auth: c.auth,
+        telemetry: c.telemetry,
+        clock: c.clock,
+        ext,
+    };
     let problems = s.problems();
     if !problems.is_empty() {
         return Err(ConfigError::Invalid(problems));
@@ -275,6 +299,14 @@ mod tests {
     #[derive(Debug, Deserialize)]
     struct Ext {
         extra: Extra,
+        #[serde(default)]
+        #[allow(dead_code)]
+        numbers: Option<Numbers>,
+    }
+    #[derive(Debug, Deserialize)]
+    struct Numbers {
+        #[allow(dead_code)]
+        n: u32,
     }
     impl Validate for Ext {
         fn problems(&self) -> Vec<(String, String)> {
@@ -340,6 +372,24 @@ mod tests {
             }
             other => panic!("expected invalid, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn text_values_convert_in_the_service_sections_too() {
+        let base = format!("{}\n[numbers]\nn = 1\n", base());
+        let mut b = ::config::Config::builder()
+            .add_source(::config::File::from_str(&base, ::config::FileFormat::Toml));
+        for (k, v) in [
+            ("database.url", "x"),
+            ("auth.public_key_file", "k"),
+            ("numbers.n", "40"),
+            ("extra.name", "330122"),
+        ] {
+            b = b.set_override(k, v).expect("override");
+        }
+        let s: Settings<Ext> = from_config(b.build().expect("builds"), &base, KEYS).expect("loads");
+        assert_eq!(s.ext.numbers.map(|n| n.n), Some(40));
+        assert_eq!(s.ext.extra.name, "330122");
     }
 
     #[test]

@@ -137,6 +137,7 @@ pub fn type_name(payload: Option<&Payload>) -> &'static str {
             Payload::SatisfactionRecorded(_) => "SatisfactionRecorded",
             Payload::UrgentAlertRaised(_) => "UrgentAlertRaised",
             Payload::LeaderOwnershipAssigned(_) => "LeaderOwnershipAssigned",
+            Payload::DeadlineSet(_) => "DeadlineSet",
         },
     }
 }

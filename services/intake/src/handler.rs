@@ -1,44 +1,128 @@
-//! Intake's projection of what other services did to its cases: the status the
-//! register and the citizen's view show.
+//! Intake's projection of what other services did to its cases: the status, unit,
+//! deadlines and reply that the register and the citizen's view show.
 
+use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use xf_bus::{HandleError, Handler};
+use xf_events::v1::Stage;
 use xf_events::{Event, Payload};
 
 pub struct Projection;
 
+/// The change an event makes to intake's copy of a case.
+struct Change {
+    status: Option<&'static str>,
+    unit: Option<(String, String)>,
+    due_at: Option<DateTime<Utc>>,
+    replied: bool,
+    window_until: Option<DateTime<Utc>>,
+    leader: Option<String>,
+    timeline: Option<(&'static str, serde_json::Value)>,
+}
+
+fn change(ev: &Event) -> Option<Change> {
+    let mut c = Change {
+        status: None,
+        unit: None,
+        due_at: None,
+        replied: false,
+        window_until: None,
+        leader: None,
+        timeline: None,
+    };
+    match ev.payload()? {
+        Payload::CaseDispatched(d) => {
+            c.status = Some("dispatched");
+            c.unit = Some((d.unit_id.clone(), d.unit_name.clone()));
+            c.timeline = Some((
+                "dispatched",
+                serde_json::json!({"unit": d.unit_name, "jurisdiction_code": d.jurisdiction_code}),
+            ));
+        }
+        Payload::CaseTransferred(t) => {
+            c.timeline = Some((
+                "transferred",
+                serde_json::json!({"to_unit_id": t.to_unit_id}),
+            ));
+        }
+        Payload::CaseAccepted(_) => {
+            c.status = Some("accepted");
+            c.timeline = Some(("accepted", serde_json::json!({})));
+        }
+        Payload::CaseNotAccepted(n) if ev.envelope.producer != crate::SERVICE => {
+            c.status = Some("not_accepted");
+            c.timeline = Some((
+                "not_accepted",
+                serde_json::json!({"reason": n.reason, "referral_channel": n.referral_channel}),
+            ));
+        }
+        Payload::ReplyIssued(_) => {
+            c.status = Some("replied");
+            c.replied = true;
+            c.timeline = Some(("replied", serde_json::json!({})));
+        }
+        Payload::CaseClosed(_) if ev.envelope.producer != crate::SERVICE => {
+            c.status = Some("closed");
+            c.timeline = Some(("closed", serde_json::json!({})));
+        }
+        Payload::CaseEscalated(e) => {
+            c.status = Some("escalated");
+            c.timeline = Some((
+                "escalated",
+                serde_json::json!({"to_jurisdiction_code": e.to_jurisdiction_code}),
+            ));
+        }
+        Payload::DeadlineSet(d) => {
+            let due = xf_events::from_timestamp(d.due_at.as_ref());
+            match Stage::try_from(d.stage) {
+                Ok(Stage::Acceptance | Stage::Handling | Stage::Review | Stage::Rereview) => {
+                    c.due_at = due
+                }
+                Ok(Stage::ReviewWindow | Stage::RereviewWindow) => c.window_until = due,
+                _ => return None,
+            }
+            c.timeline = Some((
+                "deadline",
+                serde_json::json!({"stage": d.stage, "due_at": due}),
+            ));
+        }
+        Payload::LeaderOwnershipAssigned(l) => {
+            c.leader = Some(l.leader_title.clone());
+            c.timeline = Some((
+                "leader_owner",
+                serde_json::json!({"leader": l.leader_title}),
+            ));
+        }
+        _ => return None,
+    }
+    Some(c)
+}
+
 impl Handler for Projection {
     async fn handle(&self, tx: &mut PgConnection, ev: &Event) -> Result<(), HandleError> {
-        let (status, unit, detail) = match ev.payload() {
-            Some(Payload::CaseDispatched(d)) => (
-                "dispatched",
-                Some(d.unit_id.clone()),
-                serde_json::json!({"unit": d.unit_name, "jurisdiction_code": d.jurisdiction_code}),
-            ),
-            Some(Payload::CaseAccepted(a)) => {
-                ("accepted", Some(a.unit_id.clone()), serde_json::json!({}))
-            }
-            Some(Payload::CaseNotAccepted(n)) => (
-                "not_accepted",
-                None,
-                serde_json::json!({"reason": n.reason, "referral_channel": n.referral_channel}),
-            ),
-            Some(Payload::ReplyIssued(_)) => ("replied", None, serde_json::json!({})),
-            Some(Payload::CaseClosed(_)) => ("closed", None, serde_json::json!({})),
-            Some(Payload::CaseEscalated(e)) => (
-                "escalated",
-                None,
-                serde_json::json!({"to_jurisdiction_code": e.to_jurisdiction_code}),
-            ),
-            _ => return Ok(()),
-        };
+        let Some(c) = change(ev) else { return Ok(()) };
+        let (unit_id, unit_name) = c.unit.unzip();
         let updated = sqlx::query(
-            "UPDATE cases SET status = $2, handling_unit = COALESCE($3, handling_unit), updated_at = $4
+            "UPDATE cases SET
+                 status = COALESCE($2, status),
+                 handling_unit = COALESCE($3, handling_unit),
+                 unit_name = COALESCE($4, unit_name),
+                 due_at = COALESCE($5, due_at),
+                 replied_at = CASE WHEN $6 THEN $9 ELSE replied_at END,
+                 review_state = CASE WHEN $6 THEN 'none' ELSE review_state END,
+                 review_window_until = CASE WHEN $6 THEN NULL ELSE COALESCE($7, review_window_until) END,
+                 leader_owner = COALESCE($8, leader_owner),
+                 updated_at = GREATEST(updated_at, $9)
              WHERE id = $1",
         )
         .bind(ev.case_id)
-        .bind(status)
-        .bind(unit)
+        .bind(c.status)
+        .bind(unit_id)
+        .bind(unit_name)
+        .bind(c.due_at)
+        .bind(c.replied)
+        .bind(c.window_until)
+        .bind(c.leader)
         .bind(ev.occurred_at)
         .execute(&mut *tx)
         .await?
@@ -47,15 +131,17 @@ impl Handler for Projection {
             // A case registered by another intake deployment: nothing to project.
             return Ok(());
         }
-        sqlx::query(
-            "INSERT INTO case_timeline (case_id, at, kind, detail) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(ev.case_id)
-        .bind(ev.occurred_at)
-        .bind(status)
-        .bind(detail)
-        .execute(&mut *tx)
-        .await?;
+        if let Some((kind, detail)) = c.timeline {
+            sqlx::query(
+                "INSERT INTO case_timeline (case_id, at, kind, detail) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(ev.case_id)
+            .bind(ev.occurred_at)
+            .bind(kind)
+            .bind(detail)
+            .execute(&mut *tx)
+            .await?;
+        }
         Ok(())
     }
 }

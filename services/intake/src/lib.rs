@@ -2,8 +2,11 @@
 //! register and the citizen's view, and emits `CaseRegistered`.
 
 pub mod handler;
+pub mod open311;
+pub mod register;
 pub mod routes;
 pub mod settings;
+pub mod vault;
 
 use std::sync::Arc;
 
@@ -15,11 +18,18 @@ xf_app::service!(name: "intake", port: 8081, required: ["vault.key_file", "vault
 
 /// Builds the service: migrations applied, port bound, nothing running yet.
 pub async fn build(s: Settings) -> anyhow::Result<Application<handler::Projection>> {
-    let tree = Arc::new(s.ext.jurisdiction.load()?);
+    let state = routes::State {
+        tree: Arc::new(s.ext.jurisdiction.load()?),
+        vault: vault::Vault::from_files(&s.ext.vault.key_file, &s.ext.vault.pseudonym_key_file)?,
+        limiter: Arc::new(routes::RateLimiter::new(s.ext.citizen.rate_per_minute)),
+        citizen: s.ext.citizen.clone(),
+    };
     let parts = Application::<handler::Projection>::parts(&s)?;
     let handler = Arc::new(handler::Projection);
+    let open311 = open311::Open311::load(&s.ext.open311)?;
     let spec = ServiceSpec::new(SERVICE, Some(handler), move |cfg| {
-        routes::configure(cfg, tree.clone())
+        routes::configure(cfg, state.clone());
+        open311::configure(cfg, &open311);
     });
     Application::build(&s, parts, migrator(), spec).await
 }

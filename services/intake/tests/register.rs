@@ -23,7 +23,9 @@ fn valid() -> Value {
         "channel": "visit",
         "jurisdiction_code": VILLAGE,
         "category": "land",
-        "summary": "村里土地征收补偿款至今未发放到位"
+        "summary": "村里土地征收补偿款至今未发放到位",
+        "petitioners": [{"name": "王五", "phone": "13800138000"}],
+        "visit": {"receiving_staff": ["staff-1", "staff-2"]}
     })
 }
 
@@ -205,7 +207,16 @@ async fn bad_input_gets_a_problem_naming_the_field_and_changes_nothing() {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     let mut f = fields(&p);
     f.sort();
-    assert_eq!(f, ["category", "channel", "jurisdiction_code", "summary"]);
+    assert_eq!(
+        f,
+        [
+            "category",
+            "channel",
+            "jurisdiction_code",
+            "summary",
+            "visit"
+        ]
+    );
 
     let (s, p) = problem(post(valid().to_string(), "text/plain").await.expect("req")).await;
     assert_eq!(

@@ -24,6 +24,10 @@ impl Handler for Dispatcher {
         let Some(Payload::CaseRegistered(r)) = ev.payload() else {
             return Ok(());
         };
+        if r.answered_on_spot || !r.referral_channel.is_empty() {
+            // Closed at intake (answered on the spot, or referred elsewhere).
+            return Ok(());
+        }
         let code = Code::parse(&r.matter_jurisdiction_code)
             .map_err(|e| HandleError::Permanent(format!("matter_jurisdiction_code: {e}")))?;
         let division = self.tree.get(&code).ok_or_else(|| {

@@ -1,7 +1,8 @@
 //! Starts and stops clocks as cases move.
 
 use sqlx::PgConnection;
-use xf_bus::{HandleError, Handler};
+use xf_bus::{HandleError, Handler, Outbox};
+use xf_events::v1::{DeadlineSet, Stage};
 use xf_events::{Event, Payload};
 
 use crate::DeadlineSettings;
@@ -9,9 +10,19 @@ use crate::deadline::due_calendar;
 
 pub struct Clocks {
     pub settings: DeadlineSettings,
+    pub outbox: Outbox,
+}
+
+fn stage_code(stage: &str) -> Stage {
+    match stage {
+        "acceptance" => Stage::Acceptance,
+        "handling" => Stage::Handling,
+        _ => Stage::Unspecified,
+    }
 }
 
 async fn start(
+    outbox: &Outbox,
     tx: &mut PgConnection,
     ev: &Event,
     stage: &str,
@@ -19,7 +30,7 @@ async fn start(
     days: u32,
 ) -> Result<(), HandleError> {
     let due = due_calendar(ev.occurred_at, days);
-    sqlx::query(
+    let started = sqlx::query(
         "INSERT INTO clocks (case_id, stage, tier, jurisdiction_code, unit_id, started_at, due_at,
              state, period_days, policy, trace_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, 'running', $8, 'statutory', $9)
@@ -35,7 +46,25 @@ async fn start(
     .bind(i32::try_from(days).unwrap_or(i32::MAX))
     .bind(xf_telemetry::current_trace_id())
     .execute(&mut *tx)
-    .await?;
+    .await?
+    .rows_affected();
+    if started == 1 {
+        // Tell the other services (intake's citizen view, Open311) when it is due.
+        let env = xf_events::envelope(
+            ev.case_id,
+            crate::SERVICE,
+            ev.tier(),
+            &ev.envelope.jurisdiction_code,
+            ev.occurred_at,
+            Payload::DeadlineSet(DeadlineSet {
+                stage: stage_code(stage) as i32,
+                started_at: Some(xf_events::timestamp(ev.occurred_at)),
+                due_at: Some(xf_events::timestamp(due)),
+                policy: "statutory".into(),
+            }),
+        );
+        outbox.put(tx, &env).await?;
+    }
     Ok(())
 }
 
@@ -68,7 +97,15 @@ impl Handler for Clocks {
             }
             Some(Payload::CaseAccepted(a)) => {
                 stop(tx, ev, Some("acceptance")).await?;
-                start(tx, ev, "handling", &a.unit_id, self.settings.handling_days).await
+                start(
+                    &self.outbox,
+                    tx,
+                    ev,
+                    "handling",
+                    &a.unit_id,
+                    self.settings.handling_days,
+                )
+                .await
             }
             Some(Payload::CaseNotAccepted(_)) | Some(Payload::CaseClosed(_)) => {
                 stop(tx, ev, None).await

@@ -47,6 +47,7 @@ pub async fn build(s: Settings) -> anyhow::Result<Application<handler::Clocks>> 
     let parts = Application::<handler::Clocks>::parts(&s)?;
     let handler = Arc::new(handler::Clocks {
         settings: s.ext.deadlines.clone(),
+        outbox: parts.outbox.clone(),
     });
     let spec = ServiceSpec::new(SERVICE, Some(handler), routes::configure);
     Application::build(&s, parts, migrator(), spec).await

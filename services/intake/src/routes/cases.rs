@@ -1,202 +1,140 @@
-use actix_web::{HttpResponse, web};
-use chrono::{DateTime, Datelike, Utc};
-use chrono_tz::Asia::Shanghai;
-use serde::{Deserialize, Serialize};
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sha2::Digest;
 use sqlx::{PgPool, Row};
-use tracing::Instrument;
 use uuid::Uuid;
 use xf_app::Clock;
 use xf_auth::{Authenticated, roles};
 use xf_bus::Outbox;
-use xf_events::v1::{CaseRegistered, Channel};
-use xf_events::{Payload, tier_of_code};
 use xf_http::{FieldError, Problem, ValidJson};
-use xf_jurisdiction::{Code, Tree};
+use xf_jurisdiction::Tree;
 
-const SUMMARY_MAX: usize = 4000;
+use crate::register::{self, NewCase, Receipt};
+use crate::vault::Vault;
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewCase {
-    /// letter | visit | phone | online
-    pub channel: String,
-    /// Where the matter arose: 6, 9 or 12 digits, inside the registrar's jurisdiction.
-    pub jurisdiction_code: String,
-    /// A category code from the taxonomy.
-    pub category: String,
-    /// The main issue.
-    pub summary: String,
-    /// When the item was received; defaults to now.
-    #[serde(default)]
-    pub received_at: Option<DateTime<Utc>>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Registered {
-    pub case_id: Uuid,
-    pub registration_no: String,
-    pub status: &'static str,
-}
-
-fn channel(s: &str) -> Option<Channel> {
-    match s {
-        "letter" => Some(Channel::Letter),
-        "visit" => Some(Channel::Visit),
-        "phone" => Some(Channel::Phone),
-        "online" => Some(Channel::Online),
-        _ => None,
+fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, Problem> {
+    let Some(v) = req.headers().get("Idempotency-Key") else {
+        return Ok(None);
+    };
+    let v = v.to_str().unwrap_or("").trim();
+    if v.is_empty() || v.len() > 200 || !v.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Problem::validation(vec![FieldError::new(
+            "Idempotency-Key",
+            "must be 1 to 200 visible ASCII characters",
+        )]));
     }
+    Ok(Some(v.to_owned()))
 }
 
-async fn known_category(pool: &PgPool, code: &str) -> Result<bool, Problem> {
-    sqlx::query("SELECT 1 FROM categories WHERE code = $1 AND active")
-        .bind(code)
-        .fetch_optional(pool)
-        .await
-        .map(|r| r.is_some())
-        .map_err(|e| Problem::unavailable(&e))
-}
-
-/// Registers a case: one row in the register, a timeline entry and a
-/// `CaseRegistered` event in the outbox, in one transaction.
+/// Registers a letter, visit, call or online petition.
+#[utoipa::path(
+    post, path = "/v1/cases", request_body = NewCase,
+    params(("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key returns the first response")),
+    responses(
+        (status = 201, description = "Registered; the receipt", body = Receipt),
+        (status = 400, description = "Invalid JSON"), (status = 401, description = "No valid token"),
+        (status = 403, description = "Outside the registrar's jurisdiction"),
+        (status = 409, description = "Idempotency-Key reused with another request"),
+        (status = 413, description = "Body too large"), (status = 415, description = "Not JSON"),
+        (status = 422, description = "Fields missing or invalid, each named"),
+    ),
+    security(("bearer" = []))
+)]
+#[allow(clippy::too_many_arguments)]
 pub async fn register(
+    req: HttpRequest,
     user: Authenticated,
     body: ValidJson<NewCase>,
     pool: web::Data<PgPool>,
     tree: web::Data<Tree>,
     clock: web::Data<Clock>,
     outbox: web::Data<Outbox>,
+    vault: web::Data<Vault>,
 ) -> Result<HttpResponse, Problem> {
     let claims = user.0;
     claims.require_any_role(&[roles::REGISTRAR])?;
-    let b = body.into_inner();
+    let key = idempotency_key(&req)?;
+    let input = body.into_inner();
+    let request_hash =
+        sha2::Sha256::digest(serde_json::to_vec(&input).unwrap_or_default()).to_vec();
     let now = clock.now();
-    let mut errors = Vec::new();
-    let ch = channel(&b.channel);
-    if ch.is_none() {
-        errors.push(FieldError::new(
-            "channel",
-            "must be one of letter, visit, phone, online",
-        ));
-    }
-    let code = match Code::parse(&b.jurisdiction_code) {
-        Ok(c) if tree.contains(&c) => Some(c),
-        Ok(_) => {
-            errors.push(FieldError::new(
-                "jurisdiction_code",
-                "is not a known jurisdiction code",
-            ));
-            None
-        }
-        Err(e) => {
-            errors.push(FieldError::new("jurisdiction_code", e.to_string()));
-            None
-        }
-    };
-    let summary = b.summary.trim();
-    if summary.is_empty() {
-        errors.push(FieldError::new("summary", "must not be empty"));
-    } else if summary.chars().count() > SUMMARY_MAX {
-        errors.push(FieldError::new(
-            "summary",
-            format!("must be at most {SUMMARY_MAX} characters"),
-        ));
-    }
-    if b.category.is_empty() || !known_category(&pool, &b.category).await? {
-        errors.push(FieldError::new("category", "is not a known category code"));
-    }
-    if b.received_at.is_some_and(|t| t > now) {
-        errors.push(FieldError::new("received_at", "must not be in the future"));
-    }
-    if !errors.is_empty() {
-        return Err(Problem::validation(errors));
-    }
-    let (Some(ch), Some(code)) = (ch, code) else {
-        return Err(Problem::internal(&"validated fields missing"));
-    };
-    claims.require_scope(code.as_str())?;
+    let checked = register::check(&pool, &tree, now, input).await?;
+    claims.require_scope(checked.code.as_str())?;
 
-    let case_id = Uuid::now_v7();
-    let tier = tier_of_code(code.as_str());
-    let span = tracing::info_span!(
-        "register",
-        xf.case_id = %case_id,
-        xf.tier = xf_events::tier_name(tier),
-        xf.jurisdiction = %code,
-    );
-    let office = claims.jurisdiction.clone();
-    let received_at = b.received_at.unwrap_or(now);
-    let registration_no = async {
-        let mut tx = pool.begin().await?;
-        let year = now.with_timezone(&Shanghai).year();
-        // Gap-free per office and year: the counter row is locked until commit, and a
-        // rolled-back registration gives its number back.
-        let seq: i64 = sqlx::query(
-            "INSERT INTO registration_counters (office_code, year, last_seq) VALUES ($1, $2, 1)
-             ON CONFLICT (office_code, year)
-             DO UPDATE SET last_seq = registration_counters.last_seq + 1
-             RETURNING last_seq",
+    let mut tx = pool.begin().await.map_err(|e| Problem::unavailable(&e))?;
+    if let Some(key) = &key {
+        let fresh = sqlx::query(
+            "INSERT INTO idempotency (registrar, key, request_hash) VALUES ($1, $2, $3)
+             ON CONFLICT (registrar, key) DO NOTHING",
         )
-        .bind(&office)
-        .bind(year)
-        .fetch_one(&mut *tx)
-        .await?
-        .get(0);
-        let registration_no = format!("{office}-{year}-{seq:06}");
-        sqlx::query(
-            "INSERT INTO cases (id, registration_no, office_code, channel, category, matter_code,
-                 summary, status, registered_by, received_at, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'registered', $8, $9, $10, $10)",
-        )
-        .bind(case_id)
-        .bind(&registration_no)
-        .bind(&office)
-        .bind(&b.channel)
-        .bind(&b.category)
-        .bind(code.as_str())
-        .bind(summary)
         .bind(&claims.sub)
-        .bind(received_at)
-        .bind(now)
+        .bind(key)
+        .bind(&request_hash)
         .execute(&mut *tx)
-        .await?;
-        sqlx::query("INSERT INTO case_timeline (case_id, at, kind) VALUES ($1, $2, 'registered')")
-            .bind(case_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        let env = xf_events::envelope(
-            case_id,
-            crate::SERVICE,
-            tier,
-            code.as_str(),
-            now,
-            Payload::CaseRegistered(CaseRegistered {
-                registration_no: registration_no.clone(),
-                channel: ch as i32,
-                category: b.category.clone(),
-                matter_jurisdiction_code: code.to_string(),
-                office_jurisdiction_code: office.clone(),
-                summary: summary.to_owned(),
-                received_at: Some(xf_events::timestamp(received_at)),
-                ..Default::default()
-            }),
-        );
-        outbox.put(&mut tx, &env).await?;
-        tx.commit().await?;
-        Ok::<_, sqlx::Error>(registration_no)
+        .await
+        .map_err(|e| Problem::unavailable(&e))?
+        .rows_affected()
+            == 1;
+        if !fresh {
+            drop(tx);
+            return replay(&pool, &claims.sub, key, &request_hash).await;
+        }
     }
-    .instrument(span)
-    .await
-    .map_err(|e| Problem::unavailable(&e))?;
+    let receipt = register::persist(&mut tx, &vault, &outbox, &claims, now, checked)
+        .await
+        .map_err(|e| Problem::unavailable(&e))?;
+    if let Some(key) = &key {
+        sqlx::query(
+            "UPDATE idempotency SET status = 201, response = $3 WHERE registrar = $1 AND key = $2",
+        )
+        .bind(&claims.sub)
+        .bind(key)
+        .bind(serde_json::to_value(&receipt).unwrap_or_default())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| Problem::unavailable(&e))?;
+    }
+    tx.commit().await.map_err(|e| Problem::unavailable(&e))?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/v1/cases/{}", receipt.case_id)))
+        .json(receipt))
+}
 
+async fn replay(
+    pool: &PgPool,
+    registrar: &str,
+    key: &str,
+    hash: &[u8],
+) -> Result<HttpResponse, Problem> {
+    let row = sqlx::query(
+        "SELECT request_hash, status, response FROM idempotency WHERE registrar = $1 AND key = $2",
+    )
+    .bind(registrar)
+    .bind(key)
+    .fetch_optional(pool)
+    .await
+    .map_err(|e| Problem::unavailable(&e))?
+    .ok_or_else(|| {
+        Problem::conflict("the first request with this Idempotency-Key is still in progress")
+    })?;
+    let stored: Vec<u8> = row.get("request_hash");
+    if stored != hash {
+        return Err(Problem::conflict(
+            "this Idempotency-Key was used for another request",
+        ));
+    }
+    let response: Option<serde_json::Value> = row.get("response");
+    let Some(response) = response else {
+        return Err(Problem::conflict(
+            "the first request with this Idempotency-Key is still in progress",
+        ));
+    };
+    let case_id = response["case_id"].as_str().unwrap_or_default().to_owned();
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/v1/cases/{case_id}")))
-        .json(Registered {
-            case_id,
-            registration_no,
-            status: "registered",
-        }))
+        .insert_header(("Idempotent-Replayed", "true"))
+        .json(response))
 }
 
 #[derive(Debug, Serialize)]
@@ -207,6 +145,10 @@ struct TimelineEntry {
 }
 
 /// One case from the register with its timeline (scoped by the caller's jurisdiction).
+/// Identity is not shown here: see `GET /v1/cases/{id}/petitioners`.
+#[utoipa::path(get, path = "/v1/cases/{id}", params(("id" = Uuid, Path)),
+    responses((status = 200, description = "The case and its timeline"), (status = 403), (status = 404)),
+    security(("bearer" = [])))]
 pub async fn get(
     user: Authenticated,
     path: web::Path<Uuid>,
@@ -215,7 +157,10 @@ pub async fn get(
     let id = path.into_inner();
     let row = sqlx::query(
         "SELECT registration_no, office_code, channel, category, matter_code, summary, status,
-                handling_unit, received_at, created_at, updated_at
+                handling_unit, unit_name, received_at, created_at, updated_at, urgency, requests,
+                anonymous, collective, headcount, confidential, petitioner_pid, details,
+                on_spot_answer, referral_channel, superior_reference, superior_due_at, due_at,
+                replied_at, review_state, satisfaction, leader_owner
          FROM cases WHERE id = $1",
     )
     .bind(id)
@@ -249,6 +194,24 @@ pub async fn get(
         "summary": row.get::<String, _>("summary"),
         "status": row.get::<String, _>("status"),
         "handling_unit": row.get::<Option<String>, _>("handling_unit"),
+        "unit_name": row.get::<Option<String>, _>("unit_name"),
+        "urgency": row.get::<String, _>("urgency"),
+        "requests": row.get::<String, _>("requests"),
+        "anonymous": row.get::<bool, _>("anonymous"),
+        "collective": row.get::<bool, _>("collective"),
+        "headcount": row.get::<i32, _>("headcount"),
+        "confidential": row.get::<bool, _>("confidential"),
+        "petitioner_pid": row.get::<Option<String>, _>("petitioner_pid"),
+        "details": row.get::<serde_json::Value, _>("details"),
+        "on_the_spot_answer": row.get::<Option<String>, _>("on_spot_answer"),
+        "referral_channel": row.get::<Option<String>, _>("referral_channel"),
+        "superior_reference": row.get::<Option<String>, _>("superior_reference"),
+        "superior_due_at": row.get::<Option<DateTime<Utc>>, _>("superior_due_at"),
+        "due_at": row.get::<Option<DateTime<Utc>>, _>("due_at"),
+        "replied_at": row.get::<Option<DateTime<Utc>>, _>("replied_at"),
+        "review_state": row.get::<String, _>("review_state"),
+        "satisfaction": row.get::<Option<i32>, _>("satisfaction"),
+        "leader_owner": row.get::<Option<String>, _>("leader_owner"),
         "received_at": row.get::<DateTime<Utc>, _>("received_at"),
         "created_at": row.get::<DateTime<Utc>, _>("created_at"),
         "updated_at": row.get::<DateTime<Utc>, _>("updated_at"),

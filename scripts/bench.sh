@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Benchmarks against the running stack; prints one table of figures.
+#   scripts/bench.sh            (or: make bench)
+#
+# What it does:
+#   1. builds release binaries of the five services and of xf-load;
+#   2. stops the services that run now (e.g. the dev-profile stack of `make demo`) and
+#      starts the five services from target/release (Postgres and the broker must be up:
+#      `make bench` starts them first);
+#   3. runs every row of every section below with target/release/xf-load;
+#   4. prints the table.
+#
+# Afterwards the RELEASE services keep running. `make demo` (or
+# `scripts/services.sh restart`) goes back to the dev-profile binaries; `make down`
+# stops everything.
+#
+# Rows register real cases in the local database (the county's figures in
+# reporting grow accordingly).
+#
+# Columns: requests is the measured count (a short warm-up comes first and is not
+# counted); errors are non-2xx answers and transport failures; req/s is measured
+# successes over wall time; p50/p99 are latencies of the successful requests;
+# drain s is the time from the last answer until reporting's /v1/stats counts every
+# registered case as dispatched by routing (intake outbox → broker → routing →
+# broker → reporting).
+#
+# Environment:
+#   XINFANG_BENCH_QUICK=1   a tenth of the requests (a quick check, noisy figures)
+#   XINFANG_BENCH_SKIP_BUILD=1  use the release binaries already in target/release
+#   CARGO                   cargo binary (default: cargo)
+#
+# Adding a benchmark: write a section_* function that calls `row` (or runs its own
+# tool and appends lines in the same column layout to "$ROWS"), and list it in
+# SECTIONS.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+CARGO="${CARGO:-cargo}"
+RUN="${XINFANG_RUN:-$ROOT/.run}"
+BIN_DIR="$ROOT/target/release"
+LOAD="$BIN_DIR/xf-load"
+mkdir -p "$RUN/logs"
+ROWS="$(mktemp "${TMPDIR:-/tmp}/xf-bench.XXXXXX")"
+trap 'rm -f "$ROWS"' EXIT
+FAILED=0
+
+say() { echo "==> $*" >&2; }
+
+scale() {
+    if [ "${XINFANG_BENCH_QUICK:-0}" = 1 ]; then echo $(($1 / 10)); else echo "$1"; fi
+}
+
+# row ARGS...: one xf-load run; its table line goes to $ROWS.
+row() {
+    local line
+    if line="$("$LOAD" --no-header "$@")"; then
+        echo "$line" >>"$ROWS"
+    else
+        FAILED=1
+        echo "FAILED: xf-load $*" >>"$ROWS"
+    fi
+}
+
+section_intake() {
+    local n8 n32
+    n8="$(scale 4000)"
+    n32="$(scale 8000)"
+    row --scenario intake-register --offices one --clients 8 --requests "$n8"
+    row --scenario intake-register --offices one --clients 32 --requests "$n32"
+    row --scenario intake-register --offices all --clients 8 --requests "$n8"
+    row --scenario intake-register --offices all --clients 32 --requests "$n32"
+}
+
+SECTIONS=(section_intake)
+
+if [ "${XINFANG_BENCH_SKIP_BUILD:-0}" != 1 ]; then
+    say "cargo build --release (services, xf-load)"
+    "$CARGO" build --release --bins \
+        -p xf-intake -p xf-routing -p xf-supervision -p xf-scheduling -p xf-reporting -p xf-e2e
+fi
+[ -x "$LOAD" ] || { say "missing $LOAD"; exit 1; }
+
+say "restarting the services from target/release"
+XF_BIN_DIR="$BIN_DIR" bash "$ROOT/scripts/services.sh" restart
+
+for s in "${SECTIONS[@]}"; do "$s"; done
+
+echo
+"$LOAD" --print-header
+cat "$ROWS"
+echo
+echo "machine: $(nproc) cores; services from target/release, still running (make down stops them)"
+exit "$FAILED"

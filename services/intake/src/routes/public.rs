@@ -1,0 +1,403 @@
+//! The citizen's side: status by registration number and query code, review
+//! requests (复查/复核) and satisfaction. No token; rate-limited per client.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{PgPool, Row};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use xf_app::Clock;
+use xf_bus::Outbox;
+use xf_events::v1::{ReviewKind, ReviewRequested, SatisfactionRecorded};
+use xf_events::{Payload, tier_of_code};
+use xf_http::{Code, FieldError, Problem, ValidJson};
+
+use crate::settings::CitizenSettings;
+use crate::vault;
+
+/// A token bucket per client address.
+pub struct RateLimiter {
+    per_minute: f64,
+    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+}
+
+impl RateLimiter {
+    pub fn new(per_minute: u32) -> Self {
+        RateLimiter {
+            per_minute: f64::from(per_minute),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one token for `ip`; false when the client is over its rate.
+    pub fn allow(&self, ip: IpAddr) -> bool {
+        let now = Instant::now();
+        let mut b = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if b.len() > 100_000 {
+            b.retain(|_, (_, t)| now.duration_since(*t).as_secs() < 120);
+        }
+        let (tokens, last) = b.entry(ip).or_insert((self.per_minute, now));
+        let refill = now.duration_since(*last).as_secs_f64() * self.per_minute / 60.0;
+        *tokens = (*tokens + refill).min(self.per_minute);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+fn limit(req: &HttpRequest, rl: &RateLimiter) -> Result<(), Problem> {
+    let ip = req
+        .peer_addr()
+        .map(|a| a.ip())
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    if rl.allow(ip) {
+        Ok(())
+    } else {
+        Err(Problem::new(Code::RateLimited)
+            .detail("too many requests from this client; try again in a minute"))
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CodeQuery {
+    /// The query code printed on the receipt.
+    pub code: String,
+}
+
+struct Found {
+    id: Uuid,
+    matter_code: String,
+    status: String,
+    replied_at: Option<DateTime<Utc>>,
+    window_until: Option<DateTime<Utc>>,
+    review_state: String,
+    reviews: i32,
+    satisfaction: Option<i32>,
+}
+
+/// Finds a case by number and code; unknown number and wrong code look the same.
+/// `lock` takes the row lock (inside a transaction).
+async fn find<'e, E: sqlx::PgExecutor<'e>>(
+    ex: E,
+    no: &str,
+    code: &str,
+    lock: bool,
+) -> Result<Found, Problem> {
+    let sql = if lock {
+        "SELECT id, matter_code, status, replied_at, review_window_until, review_state,
+                reviews_requested, satisfaction, query_code_hash
+         FROM cases WHERE registration_no = $1 FOR UPDATE"
+    } else {
+        "SELECT id, matter_code, status, replied_at, review_window_until, review_state,
+                reviews_requested, satisfaction, query_code_hash
+         FROM cases WHERE registration_no = $1"
+    };
+    let row = sqlx::query(sql)
+        .bind(no)
+        .fetch_optional(ex)
+        .await
+        .map_err(|e| Problem::unavailable(&e))?;
+    let id = row
+        .as_ref()
+        .map(|r| r.get::<Uuid, _>("id"))
+        .unwrap_or_else(Uuid::nil);
+    let stored: Vec<u8> = row
+        .as_ref()
+        .and_then(|r| r.get::<Option<Vec<u8>>, _>("query_code_hash"))
+        .unwrap_or_else(|| vec![0; 32]);
+    // Compare even when the number is unknown, so timing tells nothing.
+    let matches = vault::same(&vault::query_code_hash(id, code), &stored);
+    match row {
+        Some(r) if matches => Ok(Found {
+            id,
+            matter_code: r.get("matter_code"),
+            status: r.get("status"),
+            replied_at: r.get("replied_at"),
+            window_until: r.get("review_window_until"),
+            review_state: r.get("review_state"),
+            reviews: r.get("reviews_requested"),
+            satisfaction: r.get("satisfaction"),
+        }),
+        _ => Err(Problem::not_found("case")),
+    }
+}
+
+/// Kinds of timeline entries a petitioner sees, and the detail keys shown.
+fn public_detail(kind: &str, d: &serde_json::Value) -> serde_json::Value {
+    let keep: &[&str] = match kind {
+        "dispatched" => &["unit"],
+        "not_accepted" => &["reason", "referral_channel", "referral"],
+        "escalated" => &["to_jurisdiction_code"],
+        "review_requested" => &["kind"],
+        "leader_owner" => &["leader"],
+        "deadline" => &["stage", "due_at"],
+        _ => &[],
+    };
+    let mut out = serde_json::Map::new();
+    for k in keep {
+        if let Some(v) = d.get(*k) {
+            out.insert((*k).to_owned(), v.clone());
+        }
+    }
+    serde_json::Value::Object(out)
+}
+
+fn window(f: &Found, s: &CitizenSettings) -> Option<DateTime<Utc>> {
+    f.window_until.or_else(|| {
+        f.replied_at
+            .map(|r| r + Duration::days(i64::from(s.review_window_days)))
+    })
+}
+
+/// The status timeline of a case, for the petitioner.
+#[utoipa::path(get, path = "/v1/public/cases/{registration_no}", params(("registration_no" = String, Path), CodeQuery),
+    responses((status = 200, description = "Status and timeline, no personal data"), (status = 404, description = "Unknown number or wrong code"), (status = 429)))]
+pub async fn status(
+    req: HttpRequest,
+    path: web::Path<String>,
+    q: web::Query<CodeQuery>,
+    pool: web::Data<PgPool>,
+    rl: web::Data<RateLimiter>,
+    settings: web::Data<CitizenSettings>,
+) -> Result<HttpResponse, Problem> {
+    limit(&req, &rl)?;
+    let no = path.into_inner();
+    let f = find(pool.get_ref(), &no, &q.code, false).await?;
+    let row = sqlx::query(
+        "SELECT channel, category, received_at, unit_name, due_at, leader_owner FROM cases WHERE id = $1",
+    )
+    .bind(f.id)
+    .fetch_one(pool.get_ref())
+    .await
+    .map_err(|e| Problem::unavailable(&e))?;
+    let timeline: Vec<serde_json::Value> = sqlx::query(
+        "SELECT at, kind, detail FROM case_timeline WHERE case_id = $1 ORDER BY at, id",
+    )
+    .bind(f.id)
+    .fetch_all(pool.get_ref())
+    .await
+    .map_err(|e| Problem::unavailable(&e))?
+    .into_iter()
+    .map(|r| {
+        let kind: String = r.get("kind");
+        let detail: serde_json::Value = r.get("detail");
+        serde_json::json!({
+            "at": r.get::<DateTime<Utc>, _>("at"),
+            "kind": kind,
+            "detail": public_detail(&kind, &detail),
+        })
+    })
+    .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "registration_no": no,
+        "status": f.status,
+        "channel": row.get::<String, _>("channel"),
+        "category": row.get::<String, _>("category"),
+        "received_at": row.get::<DateTime<Utc>, _>("received_at"),
+        "handled_by": row.get::<Option<String>, _>("unit_name"),
+        "due_at": row.get::<Option<DateTime<Utc>>, _>("due_at"),
+        "replied_at": f.replied_at,
+        "review_window_until": window(&f, &settings),
+        "review_state": f.review_state,
+        "leader_owner": row.get::<Option<String>, _>("leader_owner"),
+        "timeline": timeline,
+    })))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewRequest {
+    pub code: String,
+    /// review (复查) | rereview (复核)
+    pub kind: String,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Accepted {
+    pub registration_no: String,
+    pub status: String,
+}
+
+/// Asks the next tier up to review (复查) or re-review (复核) the reply.
+#[utoipa::path(post, path = "/v1/public/cases/{registration_no}/review", request_body = ReviewRequest,
+    params(("registration_no" = String, Path)),
+    responses((status = 202, body = Accepted), (status = 404), (status = 409, description = "No reply yet, window closed, or not the right stage"), (status = 422), (status = 429)))]
+#[allow(clippy::too_many_arguments)]
+pub async fn review(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: ValidJson<ReviewRequest>,
+    pool: web::Data<PgPool>,
+    rl: web::Data<RateLimiter>,
+    clock: web::Data<Clock>,
+    outbox: web::Data<Outbox>,
+    settings: web::Data<CitizenSettings>,
+) -> Result<HttpResponse, Problem> {
+    limit(&req, &rl)?;
+    let b = body.into_inner();
+    let kind = match b.kind.as_str() {
+        "review" => ReviewKind::Review,
+        "rereview" => ReviewKind::Rereview,
+        _ => {
+            return Err(Problem::validation(vec![FieldError::new(
+                "kind",
+                "must be review or rereview",
+            )]));
+        }
+    };
+    if b.reason
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > crate::register::TEXT_MAX)
+    {
+        return Err(Problem::validation(vec![FieldError::new(
+            "reason",
+            "must be at most 4000 characters",
+        )]));
+    }
+    let no = path.into_inner();
+    let now = clock.now();
+    let mut tx = pool.begin().await.map_err(|e| Problem::unavailable(&e))?;
+    let f = find(&mut *tx, &no, &b.code, true).await?;
+    let Some(replied) = f.replied_at else {
+        return Err(Problem::conflict("there is no reply to review yet"));
+    };
+    let until = window(&f, &settings).unwrap_or(replied);
+    if now > until {
+        return Err(Problem::conflict(format!(
+            "the window to ask for a review closed at {}",
+            until.to_rfc3339()
+        )));
+    }
+    let ok = match kind {
+        ReviewKind::Review => f.reviews == 0 && f.review_state == "none",
+        _ => f.reviews == 1 && f.review_state == "none",
+    };
+    if !ok {
+        return Err(Problem::conflict(match kind {
+            ReviewKind::Review => "a review was already requested for this case",
+            _ => "a re-review follows the reply to a review, once",
+        }));
+    }
+    let state = if kind == ReviewKind::Review {
+        "review_requested"
+    } else {
+        "rereview_requested"
+    };
+    sqlx::query(
+        "UPDATE cases SET review_state = $2, reviews_requested = reviews_requested + 1, updated_at = $3
+         WHERE id = $1",
+    )
+    .bind(f.id)
+    .bind(state)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| Problem::unavailable(&e))?;
+    sqlx::query("INSERT INTO case_timeline (case_id, at, kind, detail) VALUES ($1, $2, 'review_requested', $3)")
+        .bind(f.id)
+        .bind(now)
+        .bind(serde_json::json!({"kind": b.kind}))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| Problem::unavailable(&e))?;
+    let env = xf_events::envelope(
+        f.id,
+        crate::SERVICE,
+        tier_of_code(&f.matter_code),
+        &f.matter_code,
+        now,
+        Payload::ReviewRequested(ReviewRequested {
+            kind: kind as i32,
+            reason_category: String::new(),
+        }),
+    );
+    outbox
+        .put(&mut tx, &env)
+        .await
+        .map_err(|e| Problem::unavailable(&e))?;
+    tx.commit().await.map_err(|e| Problem::unavailable(&e))?;
+    Ok(HttpResponse::Accepted().json(Accepted {
+        registration_no: no,
+        status: state.into(),
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SatisfactionRequest {
+    pub code: String,
+    /// 1 (very unsatisfied) to 5 (very satisfied)
+    pub score: i64,
+}
+
+/// Rates the reply (once).
+#[utoipa::path(post, path = "/v1/public/cases/{registration_no}/satisfaction", request_body = SatisfactionRequest,
+    params(("registration_no" = String, Path)),
+    responses((status = 202, body = Accepted), (status = 404), (status = 409), (status = 422), (status = 429)))]
+#[allow(clippy::too_many_arguments)]
+pub async fn satisfaction(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: ValidJson<SatisfactionRequest>,
+    pool: web::Data<PgPool>,
+    rl: web::Data<RateLimiter>,
+    clock: web::Data<Clock>,
+    outbox: web::Data<Outbox>,
+) -> Result<HttpResponse, Problem> {
+    limit(&req, &rl)?;
+    let b = body.into_inner();
+    if !(1..=5).contains(&b.score) {
+        return Err(Problem::validation(vec![FieldError::new(
+            "score",
+            "must be 1 to 5",
+        )]));
+    }
+    let no = path.into_inner();
+    let now = clock.now();
+    let mut tx = pool.begin().await.map_err(|e| Problem::unavailable(&e))?;
+    let f = find(&mut *tx, &no, &b.code, true).await?;
+    if f.replied_at.is_none() && f.status != "closed" {
+        return Err(Problem::conflict("a rating follows the reply"));
+    }
+    if f.satisfaction.is_some() {
+        return Err(Problem::conflict("this case was already rated"));
+    }
+    sqlx::query("UPDATE cases SET satisfaction = $2, updated_at = $3 WHERE id = $1")
+        .bind(f.id)
+        .bind(b.score as i32)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| Problem::unavailable(&e))?;
+    let env = xf_events::envelope(
+        f.id,
+        crate::SERVICE,
+        tier_of_code(&f.matter_code),
+        &f.matter_code,
+        now,
+        Payload::SatisfactionRecorded(SatisfactionRecorded {
+            score: b.score as u32,
+        }),
+    );
+    outbox
+        .put(&mut tx, &env)
+        .await
+        .map_err(|e| Problem::unavailable(&e))?;
+    tx.commit().await.map_err(|e| Problem::unavailable(&e))?;
+    Ok(HttpResponse::Accepted().json(Accepted {
+        registration_no: no,
+        status: "rated".into(),
+    }))
+}
