@@ -742,3 +742,62 @@ async fn the_openapi_document_describes_the_api() {
     assert!(doc["components"]["schemas"]["NewCase"].is_object());
     ctx.cleanup().await;
 }
+
+#[tokio::test]
+async fn the_taxonomy_is_configurable_by_administrators() {
+    let ctx = start(&[]).await;
+    let http = xf_testkit::http();
+    let url = ctx.svc("intake").url("/v1/categories/rural_roads");
+    let body = json!({"name": "农村道路", "class": "claim"});
+    let clerk = registrar(&ctx);
+    assert_eq!(
+        http.put(&url)
+            .bearer_auth(&clerk)
+            .json(&body)
+            .send()
+            .await
+            .expect("req")
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    let admin = ctx.token(&[roles::ADMIN], None, COUNTY);
+    let bad = http
+        .put(ctx.svc("intake").url("/v1/categories/Bad-Code"))
+        .bearer_auth(&admin)
+        .json(&json!({"name": "", "class": "other"}))
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let p: Value = bad.json().await.expect("json");
+    assert_eq!(fields(&p), ["class", "code", "name"]);
+    assert_eq!(
+        http.put(&url)
+            .bearer_auth(&admin)
+            .json(&body)
+            .send()
+            .await
+            .expect("req")
+            .status(),
+        StatusCode::OK
+    );
+    let mut v = visit();
+    v["category"] = json!("rural_roads");
+    assert_eq!(post(&ctx, &clerk, &v).await.0, StatusCode::CREATED);
+    let list: Value = http
+        .get(ctx.svc("intake").url("/v1/categories"))
+        .send()
+        .await
+        .expect("req")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        list["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|c| c["code"] == "rural_roads")
+    );
+    ctx.cleanup().await;
+}

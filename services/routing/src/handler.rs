@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use sqlx::PgConnection;
 use xf_bus::{HandleError, Handler, Outbox};
-use xf_events::v1::CaseDispatched;
+use xf_events::v1::{CaseDispatched, Urgency, UrgentAlertRaised};
 use xf_events::{Event, Payload, tier_of_code};
 use xf_jurisdiction::{Code, Tree};
 
@@ -87,6 +87,34 @@ impl Handler for Dispatcher {
             }),
         );
         self.outbox.put(tx, &env).await?;
+        // Collective, major or urgent matters: tell leaders and units at once (R5).
+        let urgent = r.urgency == Urgency::Urgent as i32 || r.urgency == Urgency::Important as i32;
+        if r.collective || urgent {
+            let reason = match (r.collective, urgent) {
+                (true, true) => "collective and urgent",
+                (true, false) => "collective",
+                _ => "urgent",
+            };
+            let alert = xf_events::envelope(
+                ev.case_id,
+                crate::SERVICE,
+                tier,
+                code.as_str(),
+                ev.occurred_at,
+                Payload::UrgentAlertRaised(UrgentAlertRaised {
+                    unit_ids: vec![office_unit(code.as_str())],
+                    leader_ids: Vec::new(),
+                    reason: reason.into(),
+                }),
+            );
+            self.outbox.put(tx, &alert).await?;
+            sqlx::query("INSERT INTO case_history (case_id, at, action, detail) VALUES ($1, $2, 'alert', $3)")
+                .bind(ev.case_id)
+                .bind(ev.occurred_at)
+                .bind(serde_json::json!({"reason": reason, "headcount": r.headcount}))
+                .execute(&mut *tx)
+                .await?;
+        }
         Ok(())
     }
 }

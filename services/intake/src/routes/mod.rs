@@ -28,13 +28,13 @@ pub struct State {
     info(title = "Xinfang intake", description = "Registration of letters, visits, calls and online petitions; the citizen's view; the petitioner vault."),
     paths(
         cases::register, cases::get, vault::petitioners, vault::audit,
-        public::status, public::review, public::satisfaction, categories
+        public::status, public::review, public::satisfaction, categories, put_category
     ),
     components(schemas(
         crate::register::NewCase, crate::register::Receipt, crate::register::Petitioner,
         crate::register::LetterDetails, crate::register::VisitDetails, crate::register::Attachment,
         crate::register::Collective, crate::register::Referral, crate::register::Superior,
-        public::ReviewRequest, public::SatisfactionRequest, public::Accepted
+        public::ReviewRequest, public::SatisfactionRequest, public::Accepted, CategoryBody
     )),
     modifiers(&Security)
 )]
@@ -82,6 +82,69 @@ async fn categories(pool: web::Data<PgPool>) -> Result<HttpResponse, Problem> {
     Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
 }
 
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryBody {
+    pub name: String,
+    /// suggestion (建议意见) | accusation (检举控告, confidential) | claim (申诉求决)
+    pub class: String,
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Adds or changes a category of the taxonomy (administrators).
+#[utoipa::path(put, path = "/v1/categories/{code}", request_body = CategoryBody, params(("code" = String, Path)),
+    responses((status = 200, description = "Saved"), (status = 403), (status = 422)), security(("bearer" = [])))]
+async fn put_category(
+    user: xf_auth::Authenticated,
+    path: web::Path<String>,
+    body: xf_http::ValidJson<CategoryBody>,
+    pool: web::Data<PgPool>,
+) -> Result<HttpResponse, Problem> {
+    user.0.require_any_role(&[xf_auth::roles::ADMIN])?;
+    let code = path.into_inner();
+    let b = body.into_inner();
+    let mut e = Vec::new();
+    if !(2..=40).contains(&code.len()) || !code.bytes().all(|c| c.is_ascii_lowercase() || c == b'_')
+    {
+        e.push(xf_http::FieldError::new(
+            "code",
+            "must be 2 to 40 characters of a-z and _",
+        ));
+    }
+    if b.name.trim().is_empty() || b.name.chars().count() > 50 {
+        e.push(xf_http::FieldError::new(
+            "name",
+            "must be 1 to 50 characters",
+        ));
+    }
+    if !["suggestion", "accusation", "claim"].contains(&b.class.as_str()) {
+        e.push(xf_http::FieldError::new(
+            "class",
+            "must be suggestion, accusation or claim",
+        ));
+    }
+    if !e.is_empty() {
+        return Err(Problem::validation(e));
+    }
+    sqlx::query(
+        "INSERT INTO categories (code, name, class, active) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, class = EXCLUDED.class, active = EXCLUDED.active",
+    )
+    .bind(&code)
+    .bind(b.name.trim())
+    .bind(&b.class)
+    .bind(b.active)
+    .execute(pool.get_ref())
+    .await
+    .map_err(|e| Problem::unavailable(&e))?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"code": code, "name": b.name.trim(), "class": b.class, "active": b.active})))
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig, st: State) {
     cfg.app_data(web::Data::from(st.tree.clone()))
         .app_data(web::Data::new(st.vault.clone()))
@@ -89,6 +152,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, st: State) {
         .app_data(web::Data::new(st.citizen.clone()))
         .route("/openapi.json", web::get().to(openapi))
         .route("/v1/categories", web::get().to(categories))
+        .route("/v1/categories/{code}", web::put().to(put_category))
         .route("/v1/cases", web::post().to(cases::register))
         .route("/v1/cases/{id}", web::get().to(cases::get))
         .route(
