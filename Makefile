@@ -16,7 +16,7 @@ XF_BIN_DIR ?= target/debug
 
 include mk/charts.mk
 
-.PHONY: help demo test test-broker down stack deps build lint fmt bench status logs clean-test-schemas
+.PHONY: help demo test test-broker open311-client down stack deps build lint fmt bench status logs clean-test-schemas
 
 help:
 	@echo "make demo   — start Postgres, the broker and the five services; register cases in a real county; show the flow"
@@ -70,7 +70,11 @@ test-broker: stack
 	@$(TEST_BROKER) stop
 	@$(TEST_BROKER) start --memory --port 19092
 
-test: stack clean-test-schemas test-broker
+# The independent Open311 client the Open311 tests drive (a Python venv, cached).
+open311-client:
+	@bash scripts/open311-client/install.sh >/dev/null
+
+test: stack clean-test-schemas test-broker open311-client
 	@echo "==> cargo build (all targets)"
 	$(CARGO) build --workspace --all-targets
 	@echo "==> tests"

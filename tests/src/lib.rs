@@ -21,3 +21,37 @@ pub async fn start_all(ctx: &mut Ctx) -> anyhow::Result<()> {
     ctx.spawn("reporting", app);
     Ok(())
 }
+
+/// A complete, valid registration body for `channel` (letter, visit, phone, online),
+/// with a made-up petitioner numbered `n`: for tests, the demo and the load generator.
+pub fn sample_case(
+    channel: &str,
+    code: &str,
+    category: &str,
+    summary: &str,
+    n: usize,
+) -> serde_json::Value {
+    let petitioner = serde_json::json!({
+        "name": format!("测试{n}号"),
+        "gender": if n % 2 == 0 { "female" } else { "male" },
+        "age": 30 + (n % 50),
+        "phone": format!("139{:08}", n % 100_000_000),
+    });
+    let mut body = serde_json::json!({
+        "channel": channel,
+        "jurisdiction_code": code,
+        "category": category,
+        "summary": summary,
+        "petitioners": [petitioner],
+    });
+    match channel {
+        "letter" => {
+            body["letter"] = serde_json::json!({"received_on": chrono::Utc::now().date_naive(), "envelope_condition": "intact"});
+        }
+        "visit" => {
+            body["visit"] = serde_json::json!({"receiving_staff": ["reception-1", "reception-2"]});
+        }
+        _ => {}
+    }
+    body
+}

@@ -331,12 +331,13 @@ async fn registrations_succeed_while_the_broker_is_down_and_are_published_after(
         let r = http
             .post(ctx.svc("intake").url("/v1/cases"))
             .bearer_auth(&token)
-            .json(&json!({
-                "channel": "phone",
-                "jurisdiction_code": "330122003",
-                "category": "environment",
-                "summary": "化工厂夜间偷排废水",
-            }))
+            .json(&xf_e2e::sample_case(
+                "phone",
+                "330122003",
+                "environment",
+                "化工厂夜间偷排废水",
+                1,
+            ))
             .send()
             .await
             .expect("request");

@@ -36,12 +36,13 @@ async fn cases_flow_through_every_service_in_one_trace() {
         let mut req = http
             .post(ctx.svc("intake").url("/v1/cases"))
             .bearer_auth(&registrar)
-            .json(&json!({
-                "channel": "letter",
-                "jurisdiction_code": code,
-                "category": "labour_wages",
-                "summary": format!("工地拖欠农民工工资 {i}"),
-            }));
+            .json(&xf_e2e::sample_case(
+                "letter",
+                code,
+                "labour_wages",
+                &format!("工地拖欠农民工工资 {i}"),
+                i,
+            ));
         if i == 0 {
             req = req.header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"));
         }

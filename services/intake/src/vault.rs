@@ -230,7 +230,7 @@ mod tests {
     #[test]
     fn id_numbers_and_phones() {
         assert!(valid_id_number("11010519491231002X"));
-        assert!(valid_id_number("110105194912310029") == false);
+        assert!(!valid_id_number("110105194912310029"));
         assert!(!valid_id_number("11010519491331002X"), "month 13");
         assert!(!valid_id_number("1101051949123100"));
         assert!(valid_phone("13800138000"));

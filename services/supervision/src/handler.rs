@@ -87,6 +87,7 @@ impl Handler for Clocks {
             Some(Payload::CaseDispatched(d)) => {
                 stop(tx, ev, Some("acceptance")).await?;
                 start(
+                    &self.outbox,
                     tx,
                     ev,
                     "acceptance",

@@ -128,7 +128,7 @@ async fn main() -> anyhow::Result<()> {
             .post(url(&a, 0, "/v1/cases"))
             .bearer_auth(&registrar)
             .header("traceparent", format!("00-{trace}-{:016x}-01", i + 1))
-            .json(&json!({"channel": channel, "jurisdiction_code": code, "category": cat, "summary": text}))
+            .json(&xf_e2e::sample_case(channel, &code, cat, text, i))
             .send()
             .await?;
         let status = r.status();

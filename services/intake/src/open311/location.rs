@@ -7,13 +7,8 @@ use xf_jurisdiction::{Code, Division, Tier, Tree};
 use super::render::Fail;
 
 /// Suffixes of village committee names that people leave out when they write a place.
-const SUFFIXES: &[&str] = &[
-    "社区居民委员会",
-    "村民委员会",
-    "居民委员会",
-    "村委会",
-    "居委会",
-];
+/// 社区居民委员会 loses only 居民委员会: 三合社区 stays a name, 三合 alone is too loose.
+const SUFFIXES: &[&str] = &["村民委员会", "居民委员会", "村委会", "居委会"];
 
 pub const NO_COORDINATES: &str = "lat/long are not mapped here; send address_id or address_string";
 
