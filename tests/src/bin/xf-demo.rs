@@ -144,6 +144,7 @@ async fn main() -> anyhow::Result<()> {
                 .to_owned(),
             place,
             trace,
+            body["query_code"].as_str().unwrap_or_default().to_owned(),
         ));
     }
 
@@ -188,7 +189,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let took = start.elapsed();
 
-    let (id, no, place, trace) = &cases[1];
+    let (id, no, place, trace, code) = &cases[1];
     let routing = get(
         &http,
         url(&a, 1, &format!("/v1/cases/{id}/routing")),
@@ -242,6 +243,23 @@ async fn main() -> anyhow::Result<()> {
         ok(routing["trace_id"].as_str() == Some(trace)),
         ok(clocks["trace_id"].as_str() == Some(trace)),
         ok(facts["trace_id"].as_str() == Some(trace))
+    );
+    let public = http
+        .get(url(&a, 0, &format!("/v1/public/cases/{no}?code={code}")))
+        .send()
+        .await?
+        .json::<Value>()
+        .await
+        .unwrap_or_default();
+    println!(
+        "  citizen view  status {}, handled by {}, due {}",
+        public["status"].as_str().unwrap_or("?"),
+        public["handled_by"].as_str().unwrap_or("?"),
+        public["due_at"].as_str().unwrap_or("?")
+    );
+    println!(
+        "                {}",
+        url(&a, 0, &format!("/v1/public/cases/{no}?code={code}"))
     );
     println!();
     println!(
