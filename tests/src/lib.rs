@@ -33,7 +33,7 @@ pub fn sample_case(
 ) -> serde_json::Value {
     let petitioner = serde_json::json!({
         "name": format!("测试{n}号"),
-        "gender": if n % 2 == 0 { "female" } else { "male" },
+        "gender": if n.is_multiple_of(2) { "female" } else { "male" },
         "age": 30 + (n % 50),
         "phone": format!("139{:08}", n % 100_000_000),
     });
