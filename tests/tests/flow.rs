@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 use xf_auth::roles;
 use xf_testkit::{Ctx, eventually};
 
