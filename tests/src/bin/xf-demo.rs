@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use serde_json::{Value, json};
+use serde_json::Value;
 use xf_auth::{KeyAlgorithm, Signer, roles};
 use xf_jurisdiction::{Tier, Tree};
 
