@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use chrono::Utc;
 use reqwest::StatusCode;
-use serde_json::json;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use tokio_util::sync::CancellationToken;
