@@ -27,6 +27,8 @@
 # Environment:
 #   XINFANG_BENCH_QUICK=1   a tenth of the requests (a quick check, noisy figures)
 #   XINFANG_BENCH_SKIP_BUILD=1  use the release binaries already in target/release
+#   XINFANG_BENCH_DRAIN_TIMEOUT longest drain wait per row, seconds (default 180);
+#                           a row that does not drain shows ">N" in the drain column
 #   CARGO                   cargo binary (default: cargo)
 #
 # Adding a benchmark: write a section_* function that calls `row` (or runs its own
@@ -53,7 +55,7 @@ scale() {
 # row ARGS...: one xf-load run; its table line goes to $ROWS.
 row() {
     local line
-    if line="$("$LOAD" --no-header "$@")"; then
+    if line="$("$LOAD" --no-header --drain-timeout "${XINFANG_BENCH_DRAIN_TIMEOUT:-180}" "$@")"; then
         echo "$line" >>"$ROWS"
     else
         FAILED=1

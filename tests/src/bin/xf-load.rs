@@ -115,7 +115,14 @@ struct Row {
     per_sec: f64,
     p50_ms: f64,
     p99_ms: f64,
-    drain: Option<Duration>,
+    drain: Drain,
+}
+
+/// How the end-to-end drain went.
+enum Drain {
+    Skipped,
+    Done(Duration),
+    TimedOut(Duration),
 }
 
 impl Row {
@@ -127,9 +134,11 @@ impl Row {
     }
 
     fn line(&self) -> String {
-        let drain = self
-            .drain
-            .map_or_else(|| "-".to_owned(), |d| format!("{:.1}", d.as_secs_f64()));
+        let drain = match self.drain {
+            Drain::Skipped => "-".to_owned(),
+            Drain::Done(d) => format!("{:.1}", d.as_secs_f64()),
+            Drain::TimedOut(d) => format!(">{}", d.as_secs()),
+        };
         format!(
             "{:<36} {:>7} {:>9} {:>7} {:>9.1} {:>8.1} {:>8.1} {:>8}",
             self.name,
@@ -182,6 +191,8 @@ struct Intake {
     http: reqwest::Client,
     url: String,
     offices: Vec<Office>,
+    /// Today's date (China Standard Time), for letters.
+    today: String,
 }
 
 impl Intake {
@@ -189,12 +200,23 @@ impl Intake {
         let office = &self.offices[i % self.offices.len()];
         let j = i / self.offices.len();
         let place = &office.places[(j * 7 + i) % office.places.len()];
-        let body = json!({
-            "channel": CHANNELS[i % CHANNELS.len()],
+        let channel = CHANNELS[i % CHANNELS.len()];
+        let mut body = json!({
+            "channel": channel,
             "jurisdiction_code": place,
             "category": CATEGORIES[i % CATEGORIES.len()],
             "summary": format!("{}（压测 {i}）", SUMMARIES[i % SUMMARIES.len()]),
+            // Intake requires a named petitioner (or an anonymous letter or call).
+            "petitioners": [{"name": format!("压测{}", i % 1000)}],
         });
+        // ... and the details of a letter or a visit.
+        match channel {
+            "letter" => {
+                body["letter"] = json!({"received_on": self.today, "envelope_condition": "intact"});
+            }
+            "visit" => body["visit"] = json!({"receiving_staff": ["bench-1", "bench-2"]}),
+            _ => {}
+        }
         (&office.token, body)
     }
 
@@ -386,6 +408,9 @@ async fn intake_register(a: &Args) -> anyhow::Result<Row> {
         http: http.clone(),
         url: format!("http://{}:{INTAKE_PORT}/v1/cases", a.host),
         offices,
+        today: (chrono::Utc::now() + chrono::Duration::hours(8))
+            .date_naive()
+            .to_string(),
     });
     // Offset by the process id so the summaries of successive runs differ.
     let first = (std::process::id() as usize % 1000) * 1_000_000;
@@ -404,28 +429,33 @@ async fn intake_register(a: &Args) -> anyhow::Result<Row> {
     let load_done = Instant::now();
 
     let drain = if a.no_drain {
-        None
+        Drain::Skipped
     } else {
         let want = baseline + (warm.ok + b.ok) as i64;
         let limit = Duration::from_secs(a.drain_timeout);
         loop {
             let now = progressed(&http, &stats_url, &analyst).await;
             match now {
-                Ok(n) if n >= want => break Some(load_done.elapsed()),
-                Ok(n) if load_done.elapsed() > limit => {
-                    bail!(
-                        "{} of {} cases not dispatched after {} s",
-                        want - n,
-                        warm.ok + b.ok,
+                Ok(n) if n >= want => break Drain::Done(load_done.elapsed()),
+                _ if load_done.elapsed() > limit => {
+                    let left = match now {
+                        Ok(n) => format!("{} of {}", want - n, warm.ok + b.ok),
+                        Err(e) => format!("unknown ({e})"),
+                    };
+                    eprintln!(
+                        "  drain: {left} cases not dispatched after {} s",
                         a.drain_timeout
                     );
+                    break Drain::TimedOut(limit);
                 }
-                Err(e) if load_done.elapsed() > limit => return Err(e),
                 _ => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         }
     };
 
+    if b.ok == 0 {
+        bail!("no registration succeeded (see the errors above)");
+    }
     let mut lat = b.latencies_us.clone();
     lat.sort_unstable();
     let secs = b.wall.as_secs_f64();
