@@ -312,26 +312,44 @@ pub async fn review(
         .execute(&mut *tx)
         .await
         .map_err(|e| Problem::unavailable(&e))?;
+    emit(
+        tx,
+        &outbox,
+        &f,
+        now,
+        Payload::ReviewRequested(ReviewRequested {
+            kind: kind as i32,
+            reason_category: String::new(),
+        }),
+    )
+    .await?;
+    Ok(HttpResponse::Accepted().json(Accepted {
+        registration_no: no,
+        status: state.into(),
+    }))
+}
+
+/// Writes the petitioner's event for the case and commits.
+async fn emit(
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    outbox: &Outbox,
+    f: &Found,
+    now: DateTime<Utc>,
+    payload: Payload,
+) -> Result<(), Problem> {
     let env = xf_events::envelope(
         f.id,
         crate::SERVICE,
         tier_of_code(&f.matter_code),
         &f.matter_code,
         now,
-        Payload::ReviewRequested(ReviewRequested {
-            kind: kind as i32,
-            reason_category: String::new(),
-        }),
+        payload,
     );
     outbox
         .put(&mut tx, &env)
         .await
         .map_err(|e| Problem::unavailable(&e))?;
-    tx.commit().await.map_err(|e| Problem::unavailable(&e))?;
-    Ok(HttpResponse::Accepted().json(Accepted {
-        registration_no: no,
-        status: state.into(),
-    }))
+    tx.commit().await.map_err(|e| Problem::unavailable(&e))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -381,21 +399,16 @@ pub async fn satisfaction(
         .execute(&mut *tx)
         .await
         .map_err(|e| Problem::unavailable(&e))?;
-    let env = xf_events::envelope(
-        f.id,
-        crate::SERVICE,
-        tier_of_code(&f.matter_code),
-        &f.matter_code,
+    emit(
+        tx,
+        &outbox,
+        &f,
         now,
         Payload::SatisfactionRecorded(SatisfactionRecorded {
             score: b.score as u32,
         }),
-    );
-    outbox
-        .put(&mut tx, &env)
-        .await
-        .map_err(|e| Problem::unavailable(&e))?;
-    tx.commit().await.map_err(|e| Problem::unavailable(&e))?;
+    )
+    .await?;
     Ok(HttpResponse::Accepted().json(Accepted {
         registration_no: no,
         status: "rated".into(),
