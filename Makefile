@@ -16,12 +16,12 @@ XF_BIN_DIR ?= target/debug
 
 include mk/charts.mk
 
-.PHONY: help demo test test-broker open311-client down stack deps build lint fmt bench status logs clean-test-schemas
+.PHONY: help demo test test-broker open311-client down reset stack deps build lint fmt bench status logs clean-test-schemas
 
 help:
 	@echo "make demo   — start Postgres, the broker and the five services; register cases in a real county; show the flow"
 	@echo "make test   — install/start what is missing and run every test, lint and chart check"
-	@echo "make down   — stop the services and the broker"
+	@echo "make down   — stop the services and the broker;  make reset — also delete local data"
 	@echo "make status — what is running;  make logs — tail the service logs"
 	@echo "make bench  — benchmarks (tables)"
 
@@ -56,6 +56,15 @@ down:
 	@bash scripts/services.sh stop
 	@bash scripts/stack/broker.sh stop
 	@$(TEST_BROKER) stop
+
+# Development only: stop everything, delete the broker's data and the services' schemas.
+reset: down
+	@echo "==> deleting broker data ($(XINFANG_RUN)/broker) and the service schemas in database xinfang"
+	@rm -rf $(XINFANG_RUN)/broker
+	@for s in intake routing supervision scheduling reporting; do \
+	  psql "$$(bash scripts/stack/postgres.sh url admin)" -qc "DROP SCHEMA IF EXISTS $$s CASCADE" || exit 1; \
+	done
+	@bash scripts/stack/postgres.sh ensure >/dev/null
 
 clean-test-schemas:
 	@bash scripts/stack/postgres.sh drop-test-schemas
