@@ -244,13 +244,22 @@ async fn main() -> anyhow::Result<()> {
         ok(clocks["trace_id"].as_str() == Some(trace)),
         ok(facts["trace_id"].as_str() == Some(trace))
     );
-    let public = http
-        .get(url(&a, 0, &format!("/v1/public/cases/{no}?code={code}")))
-        .send()
-        .await?
-        .json::<Value>()
-        .await
-        .unwrap_or_default();
+    // The citizen view learns the deadline from supervision's DeadlineSet event.
+    let mut public = Value::Null;
+    let waited = Instant::now();
+    while waited.elapsed() < Duration::from_secs(15) {
+        public = http
+            .get(url(&a, 0, &format!("/v1/public/cases/{no}?code={code}")))
+            .send()
+            .await?
+            .json::<Value>()
+            .await
+            .unwrap_or_default();
+        if public["due_at"].is_string() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     println!(
         "  citizen view  status {}, handled by {}, due {}",
         public["status"].as_str().unwrap_or("?"),
