@@ -84,6 +84,8 @@ struct Found {
     review_state: String,
     reviews: i32,
     satisfaction: Option<i32>,
+    /// The whole row, for the status view.
+    row: sqlx::postgres::PgRow,
 }
 
 /// Finds a case by number and code; unknown number and wrong code look the same.
@@ -94,14 +96,21 @@ async fn find<'e, E: sqlx::PgExecutor<'e>>(
     code: &str,
     lock: bool,
 ) -> Result<Found, Problem> {
+    macro_rules! select {
+        ($tail:literal) => {
+            concat!(
+                "SELECT id, matter_code, status, replied_at, review_window_until, review_state,
+                        reviews_requested, satisfaction, query_code_hash, channel, category,
+                        received_at, unit_name, due_at, leader_owner
+                 FROM cases WHERE registration_no = $1",
+                $tail
+            )
+        };
+    }
     let sql = if lock {
-        "SELECT id, matter_code, status, replied_at, review_window_until, review_state,
-                reviews_requested, satisfaction, query_code_hash
-         FROM cases WHERE registration_no = $1 FOR UPDATE"
+        select!(" FOR UPDATE")
     } else {
-        "SELECT id, matter_code, status, replied_at, review_window_until, review_state,
-                reviews_requested, satisfaction, query_code_hash
-         FROM cases WHERE registration_no = $1"
+        select!("")
     };
     let row = sqlx::query(sql)
         .bind(no)
@@ -128,6 +137,7 @@ async fn find<'e, E: sqlx::PgExecutor<'e>>(
             review_state: r.get("review_state"),
             reviews: r.get("reviews_requested"),
             satisfaction: r.get("satisfaction"),
+            row: r,
         }),
         _ => Err(Problem::not_found("case")),
     }
@@ -174,13 +184,7 @@ pub async fn status(
     limit(&req, &rl)?;
     let no = path.into_inner();
     let f = find(pool.get_ref(), &no, &q.code, false).await?;
-    let row = sqlx::query(
-        "SELECT channel, category, received_at, unit_name, due_at, leader_owner FROM cases WHERE id = $1",
-    )
-    .bind(f.id)
-    .fetch_one(pool.get_ref())
-    .await
-    .map_err(|e| Problem::unavailable(&e))?;
+    let row = &f.row;
     let timeline: Vec<serde_json::Value> = sqlx::query(
         "SELECT at, kind, detail FROM case_timeline WHERE case_id = $1 ORDER BY at, id",
     )
