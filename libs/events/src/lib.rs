@@ -138,6 +138,7 @@ pub fn type_name(payload: Option<&Payload>) -> &'static str {
             Payload::UrgentAlertRaised(_) => "UrgentAlertRaised",
             Payload::LeaderOwnershipAssigned(_) => "LeaderOwnershipAssigned",
             Payload::DeadlineSet(_) => "DeadlineSet",
+            Payload::CollectiveIssueGrouped(_) => "CollectiveIssueGrouped",
         },
     }
 }

@@ -1,26 +1,48 @@
-//! routing: decides the competent tier and unit for each case, dispatches it, and
-//! keeps the handling path.
+//! routing: decides the competent tier and unit for each case by the responsibility
+//! rules, dispatches it, keeps the handling path (the unit's workbench), links repeat
+//! petitions and re-dispatches escalations and review requests one tier up.
 
+pub mod catalog;
+pub mod decide;
 pub mod handler;
+pub mod import;
+pub mod places;
 pub mod routes;
 pub mod settings;
 
 use std::sync::Arc;
 
+use actix_web::web;
 use xf_app::{Application, ServiceSpec};
 
-pub use settings::{Ext, Settings};
+pub use settings::{Ext, RepeatSettings, Settings};
 
 xf_app::service!(name: "routing", port: 8082, required: []);
 
-/// Builds the service: migrations applied, port bound, nothing running yet.
+/// Builds the service: migrations applied, tree and catalog loaded, port bound,
+/// nothing running yet.
 pub async fn build(s: Settings) -> anyhow::Result<Application<handler::Dispatcher>> {
-    let tree = Arc::new(s.ext.jurisdiction.load()?);
     let parts = Application::<handler::Dispatcher>::parts(&s)?;
+    xf_store::migrate(&parts.pool, &s.database.schema, migrator()).await?;
+    let places = Arc::new(places::Places::open(&parts.pool, &s.ext.jurisdiction).await?);
+    let shared = catalog::Shared::default();
+    shared.reload(&parts.pool).await?;
     let handler = Arc::new(handler::Dispatcher {
-        tree,
+        places: places.clone(),
+        catalog: shared.clone(),
         outbox: parts.outbox.clone(),
+        clock: parts.clock.clone(),
+        pool: parts.pool.clone(),
+        repeat: s.ext.repeat.clone(),
     });
-    let spec = ServiceSpec::new(SERVICE, Some(handler), routes::configure);
+    let spec = ServiceSpec::new(
+        SERVICE,
+        Some(handler),
+        move |cfg: &mut web::ServiceConfig| {
+            cfg.app_data(web::Data::new(places.clone()))
+                .app_data(web::Data::new(shared.clone()));
+            routes::configure(cfg);
+        },
+    );
     Application::build(&s, parts, migrator(), spec).await
 }
