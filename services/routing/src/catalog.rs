@@ -8,6 +8,7 @@ use std::sync::{Arc, RwLock};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool, Row};
+use xf_jurisdiction::Code;
 
 /// What a unit is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -173,8 +174,10 @@ pub struct Catalog {
     pub units: HashMap<String, Unit>,
     /// Active units per (jurisdiction code, kind), sorted by id.
     by_place: HashMap<(String, UnitKind), Vec<String>>,
-    /// Every version of every rule, grouped by specificity (most specific first).
+    /// Every version of every rule, most specific first.
     pub rules: Vec<Rule>,
+    /// Indexes into `rules` by the rule's jurisdiction code ("" for anywhere).
+    rules_by_place: HashMap<String, Vec<usize>>,
 }
 
 impl Catalog {
@@ -195,12 +198,37 @@ impl Catalog {
                 .then_with(|| a.id.cmp(&b.id))
                 .then_with(|| b.version.cmp(&a.version))
         });
+        let mut rules_by_place: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, r) in rules.iter().enumerate() {
+            rules_by_place
+                .entry(r.jurisdiction_code.clone().unwrap_or_default())
+                .or_default()
+                .push(i);
+        }
         Catalog {
             version,
             units: units.into_iter().map(|u| (u.id.clone(), u)).collect(),
             by_place,
             rules,
+            rules_by_place,
         }
+    }
+
+    /// The rules whose jurisdiction covers `place` (or that apply anywhere), most
+    /// specific first: only the place's own chain is looked at, so the cost does not
+    /// grow with the number of rules elsewhere in the country.
+    pub fn rules_for<'a>(&'a self, place: &Code) -> impl Iterator<Item = &'a Rule> + use<'a> {
+        let mut idx: Vec<usize> = place
+            .chain()
+            .iter()
+            .map(|c| c.as_str().to_owned())
+            .chain(std::iter::once(String::new()))
+            .filter_map(|k| self.rules_by_place.get(&k))
+            .flatten()
+            .copied()
+            .collect();
+        idx.sort_unstable();
+        idx.into_iter().filter_map(|i| self.rules.get(i))
     }
 
     /// Active units of a kind at a division.

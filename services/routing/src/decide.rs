@@ -84,7 +84,7 @@ pub fn decide(
             .and_then(|c| tree.get(&c).map(|d| d.name.clone()))
     };
     let mut why = Vec::new();
-    let candidates = cat.rules.iter().filter(|r| {
+    let candidates = cat.rules_for(m.place).filter(|r| {
         r.in_force(at)
             && r.category.as_deref().is_none_or(|c| c == m.category)
             && r.jurisdiction_code

@@ -89,8 +89,9 @@ async fn urgent_collective_matters_raise_an_alert_and_closed_ones_are_not_dispat
         "answered on the spot: closed at intake, not dispatched"
     );
 
-    // On the topic: 3 registrations, 2 dispatches, 1 alert.
-    let records = read_topic(&ctx.brokers, &ctx.topic, 6, Duration::from_secs(30)).await;
+    // On the topic: 3 registrations, 2 dispatches, 1 alert, and for both dispatched
+    // cases (filed at the county office, competent below it) a skip-level notice.
+    let records = read_topic(&ctx.brokers, &ctx.topic, 8, Duration::from_secs(30)).await;
     let mut kinds: Vec<&str> = records
         .iter()
         .filter_map(|r| xf_events::decode(&r.payload).ok())
@@ -102,6 +103,8 @@ async fn urgent_collective_matters_raise_an_alert_and_closed_ones_are_not_dispat
         [
             "CaseDispatched",
             "CaseDispatched",
+            "CaseEscalated",
+            "CaseEscalated",
             "CaseRegistered",
             "CaseRegistered",
             "CaseRegistered",

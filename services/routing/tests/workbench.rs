@@ -297,7 +297,10 @@ async fn units_and_rules_are_versioned_validated_and_explain_the_dispatch() {
         "{v}"
     );
     let after: Value = w.call("GET", "/v1/rules?all=true", &w.admin, None).await.1;
-    assert_eq!(before, after, "a refused rule changes nothing");
+    assert_eq!(
+        before["rules"], after["rules"],
+        "a refused rule changes nothing"
+    );
 
     // Dispatch by rule v1, explained.
     let office = w.ctx.token(&["supervisor"], None, COUNTY);
@@ -951,7 +954,7 @@ async fn divisions_import_by_csv_and_bad_rows_change_nothing() {
         "nothing of the refused import is stored"
     );
     // A parent missing from the body and the store.
-    let (s, v) = post("code,name\n330199001001,孤村\n", w.admin.clone()).await;
+    let (s, v) = post("code,name\n330122099001,孤村\n", w.admin.clone()).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     // Outside the administrator's jurisdiction.
     let (s, _) = post(

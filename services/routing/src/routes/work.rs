@@ -482,10 +482,10 @@ async fn act(
 ) -> Result<HttpResponse, Problem> {
     let mut tx = cx.pool.begin().await.map_err(db)?;
     let case = load(&mut tx, cx.id, true).await?;
-    let a = access(&cx.user, &case)?;
+    let a = access(&cx.user, &case);
     match who {
         Who::LeadHandler => {
-            if a != Access::Lead || !cx.user.has_role(roles::HANDLER) {
+            if a? != Access::Lead || !cx.user.has_role(roles::HANDLER) {
                 return Err(Problem::forbidden(
                     "only the lead unit's handlers act on this case",
                 ));
@@ -494,9 +494,11 @@ async fn act(
         Who::DispatchingOffice => {
             let office = office_unit_id(&case.jurisdiction_code);
             let is_office = cx.user.unit.as_deref() == Some(office.as_str());
-            let supervises = a == Access::Overseer
+            let excluded = cx.user.unit.is_some() && cx.user.unit == case.excluded_unit_id;
+            let supervises = matches!(a, Ok(Access::Overseer))
                 && (cx.user.has_role(roles::SUPERVISOR) || cx.user.has_role(roles::ADMIN));
-            if !(is_office || supervises) {
+            if excluded || !(is_office || supervises) {
+                a?;
                 return Err(Problem::forbidden(format!(
                     "this decision belongs to the dispatching office ({office}) or a supervisor over {}",
                     case.jurisdiction_code
