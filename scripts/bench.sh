@@ -75,6 +75,23 @@ section_intake() {
 
 SECTIONS=(section_intake)
 
+# The national tree and routing: their own binaries, their own table ($ROWS2).
+ROWS2="$(mktemp "${TMPDIR:-/tmp}/xf-bench2.XXXXXX")"
+trap 'rm -f "$ROWS" "$ROWS2"' EXIT
+section_routing() {
+    local out
+    say "national jurisdiction tree (parse, store, load, lookups)"
+    if out="$("$BIN_DIR/xf-bench-tree" --no-header)"; then echo "$out" >>"$ROWS2"; else
+        FAILED=1; echo "FAILED: xf-bench-tree" >>"$ROWS2"; fi
+    say "routing decisions and the unit worklist (on a fresh in-memory broker, :19093)"
+    XINFANG_RUN="$RUN/bench-broker" bash "$ROOT/scripts/stack/broker.sh" start --memory --port 19093 >&2
+    if out="$(XINFANG_TEST_BROKERS=127.0.0.1:19093 "$BIN_DIR/xf-bench-routing" --no-header --decisions "$(scale 200000)" \
+        --cases "$(scale 1000000)" --pages "$(scale 200)")"; then echo "$out" >>"$ROWS2"; else
+        FAILED=1; echo "FAILED: xf-bench-routing" >>"$ROWS2"; fi
+    XINFANG_RUN="$RUN/bench-broker" bash "$ROOT/scripts/stack/broker.sh" stop >&2 || true
+}
+SECTIONS+=(section_routing)
+
 if [ "${XINFANG_BENCH_SKIP_BUILD:-0}" != 1 ]; then
     say "cargo build --release (services, xf-load)"
     "$CARGO" build --release --bins \
@@ -90,6 +107,9 @@ for s in "${SECTIONS[@]}"; do "$s"; done
 echo
 "$LOAD" --print-header
 cat "$ROWS"
+echo
+"$BIN_DIR/xf-bench-routing" --print-header
+cat "$ROWS2"
 echo
 echo "machine: $(nproc) cores; services from target/release, still running (make down stops them)"
 exit "$FAILED"

@@ -1,5 +1,7 @@
 //! Cross-service support: start the whole stack in-process for end-to-end tests.
 
+pub mod bench;
+
 use xf_testkit::Ctx;
 
 /// Starts all five services in `ctx`, each in its own schema and consumer group.

@@ -18,12 +18,13 @@
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::Parser;
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use xf_e2e::bench::{Rng, Row};
 use xf_jurisdiction::{Code, Tier, Tree, pg};
 
 const MIGRATION: &str = include_str!("../../../services/routing/migrations/1001_divisions.sql");
@@ -58,76 +59,6 @@ struct Args {
     /// Print only the rows, not the table header.
     #[arg(long)]
     no_header: bool,
-}
-
-/// One line of the table.
-struct Row {
-    name: &'static str,
-    count: usize,
-    secs: f64,
-    rate: String,
-}
-
-impl Row {
-    fn header() -> String {
-        format!(
-            "{:<28} {:>10} {:>9} {:>20}",
-            "measurement", "count", "seconds", "rate"
-        )
-    }
-
-    fn line(&self) -> String {
-        format!(
-            "{:<28} {:>10} {:>9.3} {:>20}",
-            self.name, self.count, self.secs, self.rate
-        )
-    }
-
-    fn per_second(name: &'static str, count: usize, took: Duration, unit: &str) -> Row {
-        let secs = took.as_secs_f64();
-        let rate = if secs > 0.0 {
-            format!("{:.0} {unit}/s", count as f64 / secs)
-        } else {
-            "-".into()
-        };
-        Row {
-            name,
-            count,
-            secs,
-            rate,
-        }
-    }
-
-    fn per_call(name: &'static str, count: usize, took: Duration, unit: &str) -> Row {
-        let secs = took.as_secs_f64();
-        let each = if count > 0 {
-            let ns = secs * 1e9 / count as f64;
-            match unit {
-                "µs" => format!("{:.2} µs/call", ns / 1000.0),
-                _ => format!("{ns:.0} ns/lookup"),
-            }
-        } else {
-            "-".into()
-        };
-        Row {
-            name,
-            count,
-            secs,
-            rate: each,
-        }
-    }
-}
-
-/// xorshift64*: reproducible codes without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n as u64) as usize
-    }
 }
 
 /// The folder the fetch script prints (it fetches the files on its first run).
