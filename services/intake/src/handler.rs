@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use xf_bus::{HandleError, Handler};
-use xf_events::v1::Stage;
+use xf_events::v1::{EscalationReason, Stage};
 use xf_events::{Event, Payload};
 
 pub struct Projection;
@@ -65,6 +65,8 @@ fn change(ev: &Event) -> Option<Change> {
             c.status = Some("closed");
             c.timeline = Some(("closed", serde_json::json!({})));
         }
+        // A skip-level notice (filed above the competent tier) moves nothing.
+        Payload::CaseEscalated(e) if e.reason == EscalationReason::SkipLevel as i32 => return None,
         Payload::CaseEscalated(e) => {
             c.status = Some("escalated");
             c.timeline = Some((

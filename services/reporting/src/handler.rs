@@ -2,7 +2,7 @@
 
 use sqlx::PgConnection;
 use xf_bus::{HandleError, Handler};
-use xf_events::v1::Channel;
+use xf_events::v1::{Channel, EscalationReason};
 use xf_events::{Event, Payload};
 
 pub struct Facts;
@@ -27,7 +27,10 @@ fn status_after(p: &Payload) -> Option<&'static str> {
         Payload::CaseTransferred(_) => "dispatched",
         Payload::ReplyIssued(_) => "replied",
         Payload::CaseClosed(_) => "closed",
+        // A skip-level notice (filed above the competent tier) moves nothing.
+        Payload::CaseEscalated(e) if e.reason == EscalationReason::SkipLevel as i32 => return None,
         Payload::CaseEscalated(_) => "escalated",
+        Payload::DuplicateLinked(_) => "linked",
         Payload::ReviewRequested(_) => "review_requested",
         _ => return None,
     })

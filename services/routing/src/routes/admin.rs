@@ -384,10 +384,10 @@ async fn put_rule(
                         format!("unit {lead} is not at the {} tier", t.as_str()),
                     ));
                 }
-                if !scope.is_empty()
-                    && !(scope.starts_with(&u.jurisdiction_code)
-                        || u.jurisdiction_code.starts_with(&scope))
-                {
+                let serves = scope.is_empty()
+                    || scope.starts_with(&u.jurisdiction_code)
+                    || u.jurisdiction_code.starts_with(&scope);
+                if !serves {
                     errs.push(FieldError::new(
                         "lead_unit_id",
                         format!("unit {lead} does not serve {scope}"),
@@ -556,7 +556,8 @@ async fn retire_rule(
     let id = path.into_inner();
     let at = q.at.unwrap_or_else(|| clock.now());
     let mut tx = pool.begin().await.map_err(db)?;
-    let row: Option<(i32, Option<String>, DateTime<Utc>, Option<DateTime<Utc>>)> = sqlx::query_as(
+    type Current = (i32, Option<String>, DateTime<Utc>, Option<DateTime<Utc>>);
+    let row: Option<Current> = sqlx::query_as(
         "SELECT version, jurisdiction_code, effective_from, effective_to FROM rules
          WHERE id = $1 ORDER BY version DESC LIMIT 1 FOR UPDATE",
     )

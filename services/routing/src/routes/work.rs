@@ -1063,7 +1063,15 @@ async fn close(
             Ok((
                 Move {
                     status: "closed".into(),
-                    history: ("closed", serde_json::json!({"unit_id": c.unit()})),
+                    history: (
+                        "closed",
+                        serde_json::json!({
+                            "unit_id": c.unit(),
+                            // A superior body's transfer (上级交办) awaits the result.
+                            "report_back_to": c.superior_reference,
+                            "report_back_due": c.superior_due_at,
+                        }),
+                    ),
                     events: vec![Payload::CaseClosed(CaseClosed {
                         unit_id: c.unit().to_owned(),
                         answered_on_spot: false,
