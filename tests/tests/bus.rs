@@ -326,16 +326,19 @@ async fn registrations_succeed_while_the_broker_is_down_and_are_published_after(
     ctx.spawn("routing", app);
     let token = ctx.token(&[roles::REGISTRAR], None, "330122");
     let http = xf_testkit::http();
-    let register = || async {
+    // Six petitioners (one petitioner repeating the matter would be linked, not routed).
+    let url = ctx.svc("intake").url("/v1/cases");
+    let (http, token, url) = (&http, &token, &url);
+    let register = |n: usize| async move {
         let r = http
-            .post(ctx.svc("intake").url("/v1/cases"))
-            .bearer_auth(&token)
+            .post(url.clone())
+            .bearer_auth(token)
             .json(&xf_e2e::sample_case(
                 "phone",
                 "330122003",
                 "environment",
                 "化工厂夜间偷排废水",
-                1,
+                n,
             ))
             .send()
             .await
@@ -354,15 +357,15 @@ async fn registrations_succeed_while_the_broker_is_down_and_are_published_after(
             (c >= n).then_some(c)
         }
     };
-    register().await;
+    register(0).await;
     eventually("the first case is routed", Duration::from_secs(60), || {
         routed(1)
     })
     .await;
 
     broker.stop().await;
-    for _ in 0..5 {
-        register().await;
+    for n in 1..=5 {
+        register(n).await;
     }
     let intake_pool = ctx.svc("intake").pool.clone();
     let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")

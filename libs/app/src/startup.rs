@@ -1,4 +1,6 @@
+use std::future::Future;
 use std::net::TcpListener;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,7 +30,13 @@ pub struct ServiceSpec<H: Handler> {
     pub handler: Option<Arc<H>>,
     /// The service's routes; shared state goes in with `cfg.app_data`.
     pub routes: Routes,
+    /// A task that runs beside the server until shutdown (e.g. a timer sweeper).
+    pub background: Option<Background>,
 }
+
+/// A background task: given the shutdown token, runs until it fires.
+pub type Background =
+    Box<dyn FnOnce(CancellationToken) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
 
 impl<H: Handler> ServiceSpec<H> {
     pub fn new(
@@ -40,7 +48,18 @@ impl<H: Handler> ServiceSpec<H> {
             name,
             handler,
             routes: Arc::new(routes),
+            background: None,
         }
+    }
+
+    /// Adds a task that runs beside the server and stops with it.
+    pub fn with_background<F, Fut>(mut self, task: F) -> Self
+    where
+        F: FnOnce(CancellationToken) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.background = Some(Box::new(move |c| Box::pin(task(c))));
+        self
     }
 }
 
@@ -63,6 +82,7 @@ pub struct Application<H: Handler> {
     consumer: Option<Consumer<H>>,
     parts: Parts,
     kafka: xf_bus::KafkaSettings,
+    background: Option<Background>,
 }
 
 impl<H: Handler> Application<H> {
@@ -155,6 +175,7 @@ impl<H: Handler> Application<H> {
             consumer,
             parts,
             kafka: s.kafka.clone(),
+            background: spec.background,
         })
     }
 
@@ -178,8 +199,10 @@ impl<H: Handler> Application<H> {
             consumer,
             parts,
             kafka,
+            background,
             ..
         } = self;
+        let background_task = background.map(|b| tokio::spawn(b(cancel.clone())));
         let handle = server.handle();
         let server_task = tokio::spawn(server);
         let relay_task = tokio::spawn(relay.run(cancel.clone()));
@@ -213,6 +236,9 @@ impl<H: Handler> Application<H> {
         let _ = server_task.await;
         let _ = relay_task.await;
         let _ = consumer_task.await;
+        if let Some(t) = background_task {
+            let _ = t.await;
+        }
         let producer = parts.producer.clone();
         let _ = tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(10))).await;
         parts.pool.close().await;

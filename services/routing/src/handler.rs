@@ -450,6 +450,10 @@ impl Dispatcher {
                 original_case_id: rep.original.to_string(),
                 similarity: rep.similarity,
                 repeat_petition: true,
+                skip_level: Code::parse(&r.office_jurisdiction_code)
+                    .is_ok_and(|o| o.as_str() != code && code.starts_with(o.as_str())),
+                original_unit_id: unit_id.clone().unwrap_or_default(),
+                original_jurisdiction_code: code.clone(),
             }),
         )
         .await?;

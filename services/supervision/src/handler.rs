@@ -1,117 +1,181 @@
-//! Starts and stops clocks as cases move.
+//! Starts, stops and moves clocks as cases move; oversight records (moves, cards,
+//! accountability) see every event too.
 
 use sqlx::PgConnection;
+use xf_app::Clock;
 use xf_bus::{HandleError, Handler, Outbox};
-use xf_events::v1::{DeadlineSet, Stage};
+use xf_events::v1::Tier;
 use xf_events::{Event, Payload};
 
-use crate::DeadlineSettings;
-use crate::deadline::due_calendar;
+use crate::clocks::{self, Start};
+use crate::policy;
 
 pub struct Clocks {
-    pub settings: DeadlineSettings,
     pub outbox: Outbox,
+    pub clock: Clock,
 }
 
-fn stage_code(stage: &str) -> Stage {
-    match stage {
-        "acceptance" => Stage::Acceptance,
-        "handling" => Stage::Handling,
-        _ => Stage::Unspecified,
-    }
-}
-
-async fn start(
-    outbox: &Outbox,
-    tx: &mut PgConnection,
-    ev: &Event,
-    stage: &str,
-    unit: &str,
-    days: u32,
-) -> Result<(), HandleError> {
-    let due = due_calendar(ev.occurred_at, days);
-    let started = sqlx::query(
-        "INSERT INTO clocks (case_id, stage, tier, jurisdiction_code, unit_id, started_at, due_at,
-             state, period_days, policy, trace_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'running', $8, 'statutory', $9)
-         ON CONFLICT (case_id, stage, started_at) DO NOTHING",
-    )
-    .bind(ev.case_id)
-    .bind(stage)
-    .bind(xf_events::tier_name(ev.tier()))
-    .bind(&ev.envelope.jurisdiction_code)
-    .bind(unit)
-    .bind(ev.occurred_at)
-    .bind(due)
-    .bind(i32::try_from(days).unwrap_or(i32::MAX))
-    .bind(xf_telemetry::current_trace_id())
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if started == 1 {
-        // Tell the other services (intake's citizen view, Open311) when it is due.
-        let env = xf_events::envelope(
-            ev.case_id,
-            crate::SERVICE,
-            ev.tier(),
-            &ev.envelope.jurisdiction_code,
-            ev.occurred_at,
-            Payload::DeadlineSet(DeadlineSet {
-                stage: stage_code(stage) as i32,
-                started_at: Some(xf_events::timestamp(ev.occurred_at)),
-                due_at: Some(xf_events::timestamp(due)),
-                policy: "statutory".into(),
-            }),
-        );
-        outbox.put(tx, &env).await?;
-    }
-    Ok(())
-}
-
-async fn stop(tx: &mut PgConnection, ev: &Event, stage: Option<&str>) -> Result<(), HandleError> {
-    sqlx::query(
-        "UPDATE clocks SET state = 'stopped', stopped_at = $2
-         WHERE case_id = $1 AND state = 'running' AND ($3::text IS NULL OR stage = $3)",
-    )
-    .bind(ev.case_id)
-    .bind(ev.occurred_at)
-    .bind(stage)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
-}
+/// Stages a unit's work runs under; a new dispatch stops them.
+const WORK: [&str; 6] = [
+    "acceptance",
+    "handling",
+    "review",
+    "rereview",
+    "quick_reply",
+    "progress_notice",
+];
 
 impl Handler for Clocks {
     async fn handle(&self, tx: &mut PgConnection, ev: &Event) -> Result<(), HandleError> {
+        crate::oversight::on_event(tx, ev, &self.outbox, self.clock.now()).await?;
+        let at = ev.occurred_at;
+        let case_id = ev.case_id;
+        let code = ev.envelope.jurisdiction_code.as_str();
         match ev.payload() {
             Some(Payload::CaseDispatched(d)) => {
-                stop(tx, ev, Some("acceptance")).await?;
-                start(
-                    &self.outbox,
-                    tx,
-                    ev,
-                    "acceptance",
-                    &d.unit_id,
-                    self.settings.acceptance_days,
-                )
-                .await
+                clocks::stop(tx, case_id, Some(&WORK), at).await?;
+                if d.tier == Tier::City as i32 {
+                    // Handed to the city level: its clocks are kept there.
+                    return Ok(());
+                }
+                let level = i16::try_from(d.review_level).unwrap_or(0);
+                let stage = match level {
+                    0 => "acceptance",
+                    1 => "review",
+                    _ => "rereview",
+                };
+                let code = if d.jurisdiction_code.is_empty() {
+                    code
+                } else {
+                    d.jurisdiction_code.as_str()
+                };
+                let start = |stage| Start {
+                    case_id,
+                    stage,
+                    code,
+                    unit: &d.unit_id,
+                    at,
+                    review_level: level,
+                };
+                clocks::start(tx, &self.outbox, start(stage)).await?;
+                if level == 0 && first_dispatch(tx, ev).await? {
+                    clocks::start(tx, &self.outbox, start("quick_reply")).await?;
+                }
+                Ok(())
             }
             Some(Payload::CaseAccepted(a)) => {
-                stop(tx, ev, Some("acceptance")).await?;
-                start(
-                    &self.outbox,
-                    tx,
-                    ev,
-                    "handling",
-                    &a.unit_id,
-                    self.settings.handling_days,
-                )
-                .await
+                clocks::stop(tx, case_id, Some(&["acceptance"]), at).await?;
+                if under_review(tx, ev).await? {
+                    return Ok(());
+                }
+                for stage in ["handling", "progress_notice"] {
+                    clocks::start(
+                        tx,
+                        &self.outbox,
+                        Start {
+                            case_id,
+                            stage,
+                            code,
+                            unit: &a.unit_id,
+                            at,
+                            review_level: 0,
+                        },
+                    )
+                    .await?;
+                }
+                Ok(())
             }
-            Some(Payload::CaseNotAccepted(_)) | Some(Payload::CaseClosed(_)) => {
-                stop(tx, ev, None).await
+            Some(Payload::DeadlineExtended(e)) => {
+                let Some(c) = clocks::live(tx, case_id, "handling").await? else {
+                    tracing::warn!(case_id = %case_id, "extension without a live handling clock");
+                    return Ok(());
+                };
+                let max = policy::resolve(tx, &c.code, c.started_at, "handling")
+                    .await?
+                    .and_then(|r| r.spec.max_extension_days)
+                    .unwrap_or(30);
+                let days = i64::from(e.days);
+                if c.extended_days > 0 || days < 1 || days > max {
+                    // Routing allows one extension of at most 30 days; refuse anything else.
+                    tracing::warn!(case_id = %case_id, days, max, "extension refused by policy");
+                    return Ok(());
+                }
+                clocks::recompute(
+                    tx,
+                    &self.outbox,
+                    case_id,
+                    "handling",
+                    &c,
+                    days,
+                    c.paused_secs,
+                    at,
+                )
+                .await?;
+                Ok(())
+            }
+            Some(Payload::ReplyIssued(r)) => {
+                let level: Option<i16> =
+                    sqlx::query_scalar("SELECT max(review_level) FROM clocks WHERE case_id = $1")
+                        .bind(case_id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                clocks::stop(tx, case_id, Some(&WORK), at).await?;
+                let window = match level.unwrap_or(0) {
+                    0 => "review_window",
+                    1 => "rereview_window",
+                    _ => return Ok(()),
+                };
+                clocks::start(
+                    tx,
+                    &self.outbox,
+                    Start {
+                        case_id,
+                        stage: window,
+                        code,
+                        unit: &r.unit_id,
+                        at,
+                        review_level: level.unwrap_or(0),
+                    },
+                )
+                .await?;
+                Ok(())
+            }
+            Some(Payload::ReviewRequested(_)) => {
+                clocks::stop(tx, case_id, Some(&["review_window", "rereview_window"]), at).await?;
+                Ok(())
+            }
+            Some(Payload::CaseNotAccepted(_)) => {
+                clocks::stop(tx, case_id, None, at).await?;
+                Ok(())
+            }
+            Some(Payload::CaseClosed(_)) => {
+                clocks::stop(tx, case_id, Some(&WORK), at).await?;
+                Ok(())
             }
             _ => Ok(()),
         }
     }
+}
+
+/// True when no quick-reply clock was ever started for the case.
+async fn first_dispatch(tx: &mut PgConnection, ev: &Event) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM clocks WHERE case_id = $1 AND stage IN ('quick_reply', 'handling')",
+    )
+    .bind(ev.case_id)
+    .fetch_one(tx)
+    .await?;
+    Ok(n == 0)
+}
+
+/// True when the case is in review or re-review (its acceptance starts no handling).
+async fn under_review(tx: &mut PgConnection, ev: &Event) -> Result<bool, sqlx::Error> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM clocks WHERE case_id = $1 AND stage IN ('review', 'rereview')
+           AND state IN ('running', 'paused', 'breached')",
+    )
+    .bind(ev.case_id)
+    .fetch_one(tx)
+    .await?;
+    Ok(n > 0)
 }

@@ -1,12 +1,19 @@
-//! supervision: keeps the deadline clock of every case stage, warns, records breaches
-//! and escalates up the tiers.
+//! supervision: keeps the deadline clock of every case stage by policies kept as data,
+//! warns before due, records breaches and escalates up the tiers; supervision cards,
+//! leader case ownership, the cross-level monitor and accountability.
 
+pub mod clocks;
 pub mod deadline;
 pub mod handler;
+pub mod oversight;
+pub mod policy;
 pub mod routes;
+pub mod sweeper;
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use actix_web::web;
 use serde::{Deserialize, Serialize};
 use xf_app::{Application, ServiceSpec};
 
@@ -16,27 +23,27 @@ pub type Settings = xf_app::Settings<Ext>;
 /// supervision's own sections.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Ext {
-    pub deadlines: DeadlineSettings,
+    pub sweeper: SweeperSettings,
 }
 
+/// The timer sweeper.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DeadlineSettings {
-    pub acceptance_days: u32,
-    pub handling_days: u32,
+pub struct SweeperSettings {
+    /// Milliseconds between sweeps.
+    pub interval_ms: u64,
+    /// Timers fired per transaction.
+    pub batch: u32,
 }
 
 impl xf_app::Validate for Ext {
     fn problems(&self) -> Vec<(String, String)> {
         let mut p = Vec::new();
-        if !(1..=365).contains(&self.deadlines.acceptance_days) {
-            p.push((
-                "deadlines.acceptance_days".into(),
-                "must be 1 to 365".into(),
-            ));
+        if !(10..=3_600_000).contains(&self.sweeper.interval_ms) {
+            p.push(("sweeper.interval_ms".into(), "must be 10 to 3600000".into()));
         }
-        if !(1..=365).contains(&self.deadlines.handling_days) {
-            p.push(("deadlines.handling_days".into(), "must be 1 to 365".into()));
+        if !(1..=100_000).contains(&self.sweeper.batch) {
+            p.push(("sweeper.batch".into(), "must be 1 to 100000".into()));
         }
         p
     }
@@ -46,9 +53,25 @@ impl xf_app::Validate for Ext {
 pub async fn build(s: Settings) -> anyhow::Result<Application<handler::Clocks>> {
     let parts = Application::<handler::Clocks>::parts(&s)?;
     let handler = Arc::new(handler::Clocks {
-        settings: s.ext.deadlines.clone(),
         outbox: parts.outbox.clone(),
+        clock: parts.clock.clone(),
     });
-    let spec = ServiceSpec::new(SERVICE, Some(handler), routes::configure);
+    let sweeper = sweeper::Sweeper {
+        pool: parts.pool.clone(),
+        outbox: parts.outbox.clone(),
+        clock: parts.clock.clone(),
+        batch: i64::from(s.ext.sweeper.batch),
+    };
+    let interval = Duration::from_millis(s.ext.sweeper.interval_ms);
+    let background = sweeper.clone();
+    let spec = ServiceSpec::new(
+        SERVICE,
+        Some(handler),
+        move |cfg: &mut web::ServiceConfig| {
+            cfg.app_data(web::Data::new(sweeper.clone()));
+            routes::configure(cfg);
+        },
+    )
+    .with_background(move |cancel| background.run(interval, cancel));
     Application::build(&s, parts, migrator(), spec).await
 }

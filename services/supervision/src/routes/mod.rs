@@ -1,15 +1,47 @@
+//! supervision's HTTP API: a case's clocks, pausing them, deadline policies and the
+//! sweeper; the oversight routes (cards, ownership, monitor, accountability).
+
+use std::collections::BTreeMap;
+
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
-use xf_auth::Authenticated;
-use xf_http::Problem;
+use xf_app::Clock;
+use xf_auth::{Authenticated, roles};
+use xf_bus::Outbox;
+use xf_http::{FieldError, Problem, ValidJson};
+
+use crate::clocks;
+use crate::policy::{self, STAGES};
+use crate::sweeper::Sweeper;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/cases/{id}/deadlines", web::get().to(deadlines));
+    cfg.route("/v1/cases/{id}/deadlines", web::get().to(deadlines))
+        .route("/v1/cases/{id}/clocks/{stage}/pause", web::post().to(pause))
+        .route(
+            "/v1/cases/{id}/clocks/{stage}/resume",
+            web::post().to(resume),
+        )
+        .route("/v1/policies", web::get().to(list_policies))
+        .route("/v1/policies/effective", web::get().to(effective))
+        .route("/v1/policies/{id}", web::get().to(get_policy))
+        .route("/v1/policies/{id}", web::put().to(put_policy))
+        .route("/v1/policy-presets", web::get().to(list_presets))
+        .route("/v1/admin/sweep", web::post().to(sweep_now));
+    crate::oversight::configure(cfg);
 }
 
-/// Every clock of a case: start, due, state and policy.
+fn db(e: sqlx::Error) -> Problem {
+    if xf_store::is_transient(&e) {
+        Problem::unavailable(&e)
+    } else {
+        Problem::internal(&e)
+    }
+}
+
+/// Every clock of a case: start, due, paused time, state, and the policy behind it.
 async fn deadlines(
     user: Authenticated,
     path: web::Path<Uuid>,
@@ -18,19 +50,28 @@ async fn deadlines(
     let id = path.into_inner();
     let rows = sqlx::query(
         "SELECT stage, tier, jurisdiction_code, unit_id, started_at, due_at, stopped_at, state,
-                period_days, policy, trace_id
-         FROM clocks WHERE case_id = $1 ORDER BY started_at, id",
+                period_days, counting, extended_days, paused_at, paused_secs, breached_at,
+                provisional, policy, policy_version, trace_id,
+                (SELECT count(*) FROM timers t WHERE t.clock_id = c.id AND t.kind = 'warning'
+                   AND t.fired_at IS NOT NULL) AS warnings_sent
+         FROM clocks c WHERE case_id = $1 ORDER BY started_at, id",
     )
     .bind(id)
     .fetch_all(pool.get_ref())
     .await
-    .map_err(|e| Problem::unavailable(&e))?;
-    let Some(first) = rows.first() else {
+    .map_err(db)?;
+    if rows.is_empty() {
         return Err(Problem::not_found("case"));
-    };
-    let code: String = first.get("jurisdiction_code");
-    user.0.require_scope(&code)?;
-    let trace_id: Option<String> = first.get("trace_id");
+    }
+    if !rows
+        .iter()
+        .any(|r| user.0.covers(r.get::<&str, _>("jurisdiction_code")))
+    {
+        return Err(Problem::forbidden(
+            "the case lies outside your jurisdiction",
+        ));
+    }
+    let trace_id: Option<String> = rows[0].get("trace_id");
     let clocks: Vec<serde_json::Value> = rows
         .iter()
         .map(|r| {
@@ -44,7 +85,15 @@ async fn deadlines(
                 "stopped_at": r.get::<Option<DateTime<Utc>>, _>("stopped_at"),
                 "state": r.get::<String, _>("state"),
                 "period_days": r.get::<i32, _>("period_days"),
+                "counting": r.get::<String, _>("counting"),
+                "extended_days": r.get::<i32, _>("extended_days"),
+                "paused_at": r.get::<Option<DateTime<Utc>>, _>("paused_at"),
+                "paused_secs": r.get::<i64, _>("paused_secs"),
+                "breached_at": r.get::<Option<DateTime<Utc>>, _>("breached_at"),
+                "provisional": r.get::<bool, _>("provisional"),
                 "policy": r.get::<String, _>("policy"),
+                "policy_version": r.get::<i32, _>("policy_version"),
+                "warnings_sent": r.get::<i64, _>("warnings_sent"),
             })
         })
         .collect();
@@ -53,4 +102,423 @@ async fn deadlines(
         "trace_id": trace_id,
         "clocks": clocks,
     })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PauseBody {
+    reason: String,
+}
+
+/// Pauses a live clock (e.g. while a hearing runs): the time until resume is excluded.
+async fn pause(
+    user: Authenticated,
+    path: web::Path<(Uuid, String)>,
+    body: ValidJson<PauseBody>,
+    pool: web::Data<PgPool>,
+    clock: web::Data<Clock>,
+) -> Result<HttpResponse, Problem> {
+    let (id, stage) = path.into_inner();
+    let b = body.into_inner();
+    if b.reason.trim().is_empty() || b.reason.chars().count() > 500 {
+        return Err(Problem::validation(vec![FieldError::new(
+            "reason",
+            "1 to 500 characters",
+        )]));
+    }
+    let now = clock.now();
+    let mut tx = pool.begin().await.map_err(db)?;
+    let c = live_for(&mut tx, &user, id, &stage).await?;
+    if c.state == "paused" {
+        return Err(Problem::conflict(format!(
+            "the {stage} clock is already paused"
+        )));
+    }
+    sqlx::query("UPDATE clocks SET state = 'paused', paused_at = $2 WHERE id = $1")
+        .bind(c.id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    sqlx::query("UPDATE timers SET cancelled = TRUE WHERE clock_id = $1 AND fired_at IS NULL")
+        .bind(c.id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "case_id": id, "stage": stage, "state": "paused", "paused_at": now, "reason": b.reason,
+    })))
+}
+
+/// Resumes a paused clock: its due moment moves by the time it was paused.
+async fn resume(
+    user: Authenticated,
+    path: web::Path<(Uuid, String)>,
+    pool: web::Data<PgPool>,
+    clock: web::Data<Clock>,
+    outbox: web::Data<Outbox>,
+) -> Result<HttpResponse, Problem> {
+    let (id, stage) = path.into_inner();
+    let now = clock.now();
+    let mut tx = pool.begin().await.map_err(db)?;
+    let mut c = live_for(&mut tx, &user, id, &stage).await?;
+    let Some(paused_at) = c.paused_at.filter(|_| c.state == "paused") else {
+        return Err(Problem::conflict(format!(
+            "the {stage} clock is not paused"
+        )));
+    };
+    let paused = c.paused_secs + (now - paused_at).num_seconds().max(0);
+    sqlx::query("UPDATE clocks SET state = 'running', paused_at = NULL WHERE id = $1")
+        .bind(c.id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    c.state = "running".into();
+    c.paused_at = None;
+    let due = clocks::recompute(
+        &mut tx,
+        &outbox,
+        id,
+        &stage,
+        &c,
+        c.extended_days,
+        paused,
+        now,
+    )
+    .await
+    .map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "case_id": id, "stage": stage, "state": "running", "due_at": due, "paused_secs": paused,
+    })))
+}
+
+/// The live clock of a stage, for a supervisor or handler over the case.
+async fn live_for(
+    tx: &mut sqlx::PgConnection,
+    user: &Authenticated,
+    id: Uuid,
+    stage: &str,
+) -> Result<clocks::Live, Problem> {
+    user.0
+        .require_any_role(&[roles::SUPERVISOR, roles::ADMIN, roles::HANDLER])?;
+    if !STAGES.iter().any(|(n, _)| *n == stage) {
+        return Err(Problem::validation(vec![FieldError::new(
+            "stage",
+            "unknown stage",
+        )]));
+    }
+    let any: Option<String> = sqlx::query_scalar(
+        "SELECT jurisdiction_code FROM clocks WHERE case_id = $1 ORDER BY started_at DESC LIMIT 1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(db)?;
+    let code = any.ok_or_else(|| Problem::not_found("case"))?;
+    user.0.require_scope(&code)?;
+    clocks::live(tx, id, stage)
+        .await
+        .map_err(db)?
+        .ok_or_else(|| Problem::conflict(format!("the case has no running {stage} clock")))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyBody {
+    name: String,
+    #[serde(default)]
+    jurisdiction_code: String,
+    #[serde(default)]
+    stages: Option<BTreeMap<String, serde_json::Value>>,
+    /// Start from a shipped preset (`GET /v1/policy-presets`) instead of `stages`.
+    #[serde(default)]
+    preset: Option<String>,
+    #[serde(default)]
+    effective_from: Option<DateTime<Utc>>,
+    #[serde(default)]
+    effective_to: Option<DateTime<Utc>>,
+}
+
+/// Creates a policy, or its next version (which ends the previous one where it starts).
+async fn put_policy(
+    user: Authenticated,
+    path: web::Path<String>,
+    body: ValidJson<PolicyBody>,
+    pool: web::Data<PgPool>,
+    clock: web::Data<Clock>,
+) -> Result<HttpResponse, Problem> {
+    let id = path.into_inner();
+    let b = body.into_inner();
+    let now = clock.now();
+    let mut errs = Vec::new();
+    if id.is_empty()
+        || id.len() > 64
+        || !id
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+    {
+        errs.push(FieldError::new(
+            "id",
+            "1 to 64 letters, digits, '-', '_' or '.'",
+        ));
+    }
+    if b.name.trim().is_empty() || b.name.chars().count() > 100 {
+        errs.push(FieldError::new("name", "1 to 100 characters"));
+    }
+    if !b.jurisdiction_code.is_empty()
+        && let Err(e) = xf_jurisdiction::Code::parse(&b.jurisdiction_code)
+    {
+        errs.push(FieldError::new("jurisdiction_code", e.to_string()));
+    }
+    let stages = match (&b.stages, &b.preset) {
+        (Some(s), None) => s.clone(),
+        (None, Some(p)) => match policy::presets().into_iter().find(|x| x.id == p) {
+            Some(x) => serde_json::from_value(x.stages).unwrap_or_default(),
+            None => {
+                errs.push(FieldError::new("preset", format!("unknown preset {p}")));
+                BTreeMap::new()
+            }
+        },
+        _ => {
+            errs.push(FieldError::new(
+                "stages",
+                "give stages or a preset, not both",
+            ));
+            BTreeMap::new()
+        }
+    };
+    let (specs, stage_errs) = if stages.is_empty() && !errs.is_empty() {
+        (BTreeMap::new(), Vec::new())
+    } else {
+        policy::check_stages(&stages)
+    };
+    errs.extend(stage_errs);
+    let from = b.effective_from.unwrap_or(now);
+    if let Some(to) = b.effective_to
+        && to <= from
+    {
+        errs.push(FieldError::new(
+            "effective_to",
+            "must be after effective_from",
+        ));
+    }
+    if !errs.is_empty() {
+        return Err(Problem::validation(errs));
+    }
+    user.0.require_any_role(&[roles::ADMIN])?;
+    if b.jurisdiction_code.is_empty() || !user.0.covers(&b.jurisdiction_code) {
+        return Err(Problem::forbidden(
+            "a policy covers a jurisdiction within yours (the statutory set covers the rest)",
+        ));
+    }
+    let mut tx = pool.begin().await.map_err(db)?;
+    sqlx::query("LOCK TABLE policies IN EXCLUSIVE MODE")
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    let latest: Option<(i32, String, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT version, jurisdiction_code, effective_from FROM policies WHERE id = $1
+         ORDER BY version DESC LIMIT 1",
+    )
+    .bind(&id)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(db)?;
+    if let Some((v, code, start)) = &latest {
+        if *code != b.jurisdiction_code {
+            return Err(Problem::validation(vec![FieldError::new(
+                "jurisdiction_code",
+                format!("policy {id} covers {code}; create another policy for another place"),
+            )]));
+        }
+        if from <= *start {
+            return Err(Problem::validation(vec![FieldError::new(
+                "effective_from",
+                format!("must be after the start of version {v} ({start})"),
+            )]));
+        }
+    }
+    // Another policy for the same place in an overlapping period would make the
+    // applicable rule ambiguous.
+    let clash: Option<(String, i32)> = sqlx::query_as(
+        "SELECT id, version FROM policies
+         WHERE jurisdiction_code = $1 AND id <> $2
+           AND effective_from < COALESCE($4, 'infinity'::timestamptz)
+           AND COALESCE(effective_to, 'infinity'::timestamptz) > $3
+         LIMIT 1",
+    )
+    .bind(&b.jurisdiction_code)
+    .bind(&id)
+    .bind(from)
+    .bind(b.effective_to)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(db)?;
+    if let Some((other, v)) = clash {
+        return Err(Problem::conflict(format!(
+            "policy {other} version {v} already covers {} in an overlapping period",
+            b.jurisdiction_code
+        ))
+        .field(
+            "effective_from",
+            "overlaps another policy of the same place",
+        ));
+    }
+    let version = latest.as_ref().map_or(1, |l| l.0 + 1);
+    if latest.is_some() {
+        sqlx::query(
+            "UPDATE policies SET effective_to = $2 WHERE id = $1 AND version = $3
+               AND (effective_to IS NULL OR effective_to > $2)",
+        )
+        .bind(&id)
+        .bind(from)
+        .bind(version - 1)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    }
+    let stages_json = serde_json::to_value(&specs).map_err(|e| Problem::internal(&e))?;
+    sqlx::query(
+        "INSERT INTO policies (id, version, name, jurisdiction_code, stages, preset,
+             effective_from, effective_to, created_at, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(&id)
+    .bind(version)
+    .bind(b.name.trim())
+    .bind(&b.jurisdiction_code)
+    .bind(&stages_json)
+    .bind(&b.preset)
+    .bind(from)
+    .bind(b.effective_to)
+    .bind(now)
+    .bind(&user.0.sub)
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    let body = serde_json::json!({
+        "id": id, "version": version, "name": b.name.trim(), "jurisdiction_code": b.jurisdiction_code,
+        "stages": stages_json, "preset": b.preset, "effective_from": from, "effective_to": b.effective_to,
+    });
+    Ok(if version == 1 {
+        HttpResponse::Created().json(body)
+    } else {
+        HttpResponse::Ok().json(body)
+    })
+}
+
+fn policy_json(r: &sqlx::postgres::PgRow) -> serde_json::Value {
+    serde_json::json!({
+        "id": r.get::<String, _>("id"),
+        "version": r.get::<i32, _>("version"),
+        "name": r.get::<String, _>("name"),
+        "jurisdiction_code": r.get::<String, _>("jurisdiction_code"),
+        "stages": r.get::<serde_json::Value, _>("stages"),
+        "preset": r.get::<Option<String>, _>("preset"),
+        "effective_from": r.get::<DateTime<Utc>, _>("effective_from"),
+        "effective_to": r.get::<Option<DateTime<Utc>>, _>("effective_to"),
+    })
+}
+
+const POLICY_COLUMNS: &str =
+    "id, version, name, jurisdiction_code, stages, preset, effective_from, effective_to";
+
+async fn get_policy(
+    _user: Authenticated,
+    path: web::Path<String>,
+    pool: web::Data<PgPool>,
+) -> Result<HttpResponse, Problem> {
+    let id = path.into_inner();
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {POLICY_COLUMNS} FROM policies WHERE id = $1 ORDER BY version"
+    )))
+    .bind(&id)
+    .fetch_all(pool.get_ref())
+    .await
+    .map_err(db)?;
+    if rows.is_empty() {
+        return Err(Problem::not_found("policy"));
+    }
+    let versions: Vec<_> = rows.iter().map(policy_json).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "id": id, "versions": versions })))
+}
+
+#[derive(Debug, Deserialize)]
+struct PolicyQuery {
+    jurisdiction: Option<String>,
+    at: Option<DateTime<Utc>>,
+}
+
+/// Policies in force at `at` (default now) that cover `jurisdiction` (or all).
+async fn list_policies(
+    _user: Authenticated,
+    q: web::Query<PolicyQuery>,
+    pool: web::Data<PgPool>,
+    clock: web::Data<Clock>,
+) -> Result<HttpResponse, Problem> {
+    let at = q.at.unwrap_or_else(|| clock.now());
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {POLICY_COLUMNS} FROM policies
+         WHERE effective_from <= $1 AND (effective_to IS NULL OR effective_to > $1)
+           AND ($2::text IS NULL OR $2 LIKE jurisdiction_code || '%' OR jurisdiction_code LIKE $2 || '%')
+         ORDER BY length(jurisdiction_code), jurisdiction_code, id"
+    )))
+    .bind(at)
+    .bind(&q.jurisdiction)
+    .fetch_all(pool.get_ref())
+    .await
+    .map_err(db)?;
+    let list: Vec<_> = rows.iter().map(policy_json).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "at": at, "policies": list })))
+}
+
+/// Per stage, the rule that applies at a jurisdiction and which policy it comes from.
+async fn effective(
+    _user: Authenticated,
+    q: web::Query<PolicyQuery>,
+    pool: web::Data<PgPool>,
+    clock: web::Data<Clock>,
+) -> Result<HttpResponse, Problem> {
+    let code = q.jurisdiction.clone().unwrap_or_default();
+    if let Err(e) = xf_jurisdiction::Code::parse(&code) {
+        return Err(Problem::validation(vec![FieldError::new(
+            "jurisdiction",
+            e.to_string(),
+        )]));
+    }
+    let at = q.at.unwrap_or_else(|| clock.now());
+    let mut conn = pool.acquire().await.map_err(db)?;
+    let mut stages = serde_json::Map::new();
+    for (name, _) in STAGES {
+        if let Some(r) = policy::resolve(&mut conn, &code, at, name)
+            .await
+            .map_err(db)?
+        {
+            stages.insert(
+                name.to_owned(),
+                serde_json::json!({"rule": r.spec, "policy": r.policy_id, "version": r.version}),
+            );
+        }
+    }
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "jurisdiction_code": code, "at": at, "stages": stages,
+    })))
+}
+
+async fn list_presets(_user: Authenticated) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "presets": policy::presets() }))
+}
+
+/// Fires due timers now (the sweeper also runs on its own interval).
+async fn sweep_now(
+    user: Authenticated,
+    sweeper: web::Data<Sweeper>,
+) -> Result<HttpResponse, Problem> {
+    user.0
+        .require_any_role(&[roles::ADMIN, roles::SUPERVISOR])?;
+    let fired = sweeper.sweep().await.map_err(db)?;
+    Ok(HttpResponse::Ok().json(fired))
 }
