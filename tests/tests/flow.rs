@@ -162,3 +162,105 @@ async fn cases_flow_through_every_service_in_one_trace() {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     ctx.cleanup().await;
 }
+
+#[tokio::test]
+async fn an_overdue_case_climbs_village_township_county_to_the_city() {
+    let mut ctx = Ctx::new().await.expect("context");
+    xf_e2e::start_all(&mut ctx).await.expect("stack starts");
+    let village = "330122002200";
+    let registrar = ctx.token(
+        &[roles::REGISTRAR],
+        Some(&format!("{village}-xfb")),
+        village,
+    );
+    let reader = ctx.token(&[roles::SUPERVISOR], None, COUNTY);
+    let r = xf_testkit::http()
+        .post(ctx.svc("intake").url("/v1/cases"))
+        .bearer_auth(&registrar)
+        .json(&xf_e2e::sample_case(
+            "visit",
+            village,
+            "transport",
+            "村道塌方无人修",
+            7,
+        ))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let id = r.json::<Value>().await.expect("json")["case_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let routing = ctx.svc("routing").url(&format!("/v1/cases/{id}/routing"));
+    let first = eventually(
+        "dispatched at the village",
+        Duration::from_secs(60),
+        || async {
+            let v = get_json(routing.clone(), &reader).await?;
+            (v["status"] == "dispatched").then_some(v)
+        },
+    )
+    .await;
+    assert_eq!(first["jurisdiction_code"], village);
+    let deadlines = ctx
+        .svc("supervision")
+        .url(&format!("/v1/cases/{id}/deadlines"));
+    eventually(
+        "the acceptance clock runs",
+        Duration::from_secs(60),
+        || async {
+            let v = get_json(deadlines.clone(), &reader).await?;
+            (v["clocks"][0]["state"] == "running").then_some(())
+        },
+    )
+    .await;
+
+    // Twenty days on (past the due day, which a weekend can push back), nobody has
+    // decided: the breach at each tier escalates it (R19).
+    ctx.svc("supervision")
+        .clock
+        .advance(chrono::Duration::days(20));
+    let mut last = Value::Null;
+    for _ in 0..300 {
+        last = get_json(routing.clone(), &reader).await.unwrap_or_default();
+        if last["status"] == "city" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    if last["status"] != "city" {
+        let clocks = get_json(deadlines.clone(), &reader).await;
+        panic!("not handed to the city level: {last:#}\nclocks: {clocks:#?}");
+    }
+    let chain: Vec<String> = last["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .filter_map(|h| {
+            let code = h["detail"]["jurisdiction_code"]
+                .as_str()
+                .or(h["detail"]["from_jurisdiction_code"].as_str())?;
+            Some(format!("{}@{code}", h["action"].as_str()?))
+        })
+        .collect();
+    assert_eq!(
+        chain,
+        [
+            format!("dispatched@{village}"),
+            "redispatched_up@330122002".to_owned(),
+            "redispatched_up@330122".to_owned(),
+            "handed_to_city@330122".to_owned(),
+        ]
+    );
+    let clocks = get_json(deadlines, &reader).await.expect("clocks");
+    let breached: Vec<&str> = clocks["clocks"]
+        .as_array()
+        .expect("clocks")
+        .iter()
+        .filter(|c| c["stage"] == "acceptance" && c["breached_at"].is_string())
+        .filter_map(|c| c["jurisdiction_code"].as_str())
+        .collect();
+    assert_eq!(breached, [village, "330122002", COUNTY]);
+    ctx.cleanup().await;
+}

@@ -1,0 +1,734 @@
+//! Supervision cards (督办卡, R14): an instruction to an undertaking unit with a
+//! deadline. issued → acknowledged → in_progress → completed; supervisors urge (催办);
+//! a card past its deadline escalates its case one tier up, exactly once.
+//! Each action is one transaction: the card, its history and its events.
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row};
+use uuid::Uuid;
+use xf_app::Clock;
+use xf_auth::{Authenticated, Claims, roles};
+use xf_bus::Outbox;
+use xf_events::Payload;
+use xf_events::v1::{CaseEscalated, EscalationReason, Stage, SupervisionCardIssued};
+use xf_http::{FieldError, Problem, ValidJson};
+
+use super::registry::current;
+use super::{OVERSEERS, db, ident, scope_filter, text, tier_of};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/v1/cards", web::post().to(issue))
+        .route("/v1/cards", web::get().to(list))
+        .route("/v1/cards/{id}", web::get().to(show))
+        .route("/v1/cards/{id}/acknowledge", web::post().to(acknowledge))
+        .route("/v1/cards/{id}/progress", web::post().to(progress))
+        .route("/v1/cards/{id}/complete", web::post().to(complete))
+        .route("/v1/cards/{id}/urge", web::post().to(urge));
+}
+
+const STATES: [&str; 4] = ["issued", "acknowledged", "in_progress", "completed"];
+
+/// The longest deadline a card may set.
+const MAX_DAYS_AHEAD: i64 = 366;
+
+const CARD_COLUMNS: &str = "id, case_id, jurisdiction_code, instruction, undertaking_unit_id,
+    state, issued_by, issued_at, due_at, acknowledged_at, acknowledged_by, completed_at,
+    completed_by, result, overdue_at, updated_at,
+    (SELECT count(*) FROM card_urges u WHERE u.card_id = cards.id) AS urges";
+
+/// A card as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Card {
+    pub id: Uuid,
+    pub case_id: Uuid,
+    pub jurisdiction_code: String,
+    pub instruction: String,
+    pub undertaking_unit_id: String,
+    pub state: String,
+    pub issued_by: String,
+    pub issued_at: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub acknowledged_by: Option<String>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub completed_by: Option<String>,
+    pub result: Option<String>,
+    pub overdue: bool,
+    pub overdue_at: Option<DateTime<Utc>>,
+    pub urge_count: i64,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Card {
+    fn from_row(r: &PgRow) -> Card {
+        let overdue_at: Option<DateTime<Utc>> = r.get("overdue_at");
+        Card {
+            id: r.get("id"),
+            case_id: r.get("case_id"),
+            jurisdiction_code: r.get("jurisdiction_code"),
+            instruction: r.get("instruction"),
+            undertaking_unit_id: r.get("undertaking_unit_id"),
+            state: r.get("state"),
+            issued_by: r.get("issued_by"),
+            issued_at: r.get("issued_at"),
+            due_at: r.get("due_at"),
+            acknowledged_at: r.get("acknowledged_at"),
+            acknowledged_by: r.get("acknowledged_by"),
+            completed_at: r.get("completed_at"),
+            completed_by: r.get("completed_by"),
+            result: r.get("result"),
+            overdue: overdue_at.is_some(),
+            overdue_at,
+            urge_count: r.get("urges"),
+            updated_at: r.get("updated_at"),
+        }
+    }
+}
+
+async fn load(conn: &mut PgConnection, id: Uuid, lock: bool) -> Result<Card, Problem> {
+    // The urge count is a subquery: lock the card row itself.
+    let sql = format!(
+        "SELECT {CARD_COLUMNS} FROM cards WHERE id = $1{}",
+        if lock { " FOR UPDATE OF cards" } else { "" }
+    );
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+        .map_err(db)?
+        .map(|r| Card::from_row(&r))
+        .ok_or_else(|| Problem::not_found("card"))
+}
+
+/// How a user relates to a card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// Staff of the undertaking unit.
+    Unit,
+    /// Supervisors, leaders, administrators and analysts over the card's jurisdiction.
+    Overseer,
+}
+
+/// The card as `user` may see it: 404 outside the user's jurisdiction and unit, 403 for
+/// another unit within it.
+fn access(user: &Claims, c: &Card) -> Result<Access, Problem> {
+    if user.unit.as_deref() == Some(c.undertaking_unit_id.as_str()) {
+        return Ok(Access::Unit);
+    }
+    let covers = user.covers(&c.jurisdiction_code);
+    if covers && user.roles.iter().any(|r| OVERSEERS.contains(&r.as_str())) {
+        return Ok(Access::Overseer);
+    }
+    if covers {
+        return Err(Problem::forbidden("the card is addressed to another unit"));
+    }
+    Err(Problem::not_found("card"))
+}
+
+async fn history(
+    conn: &mut PgConnection,
+    card: Uuid,
+    at: DateTime<Utc>,
+    action: &str,
+    by: &str,
+    detail: serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO card_history (card_id, at, action, by_sub, detail) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(card)
+    .bind(at)
+    .bind(action)
+    .bind(by)
+    .bind(detail)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IssueBody {
+    case_id: Uuid,
+    instruction: String,
+    undertaking_unit_id: String,
+    due_at: DateTime<Utc>,
+}
+
+/// Issues a card on a case the registry knows, within the issuer's jurisdiction.
+async fn issue(
+    user: Authenticated,
+    body: ValidJson<IssueBody>,
+    pool: web::Data<PgPool>,
+    clock: web::Data<Clock>,
+    outbox: web::Data<Outbox>,
+) -> Result<HttpResponse, Problem> {
+    let u = &user.0;
+    u.require_any_role(&[roles::SUPERVISOR, roles::ADMIN])?;
+    let b = body.into_inner();
+    let now = clock.now();
+    let mut errs = Vec::new();
+    text(&mut errs, "instruction", &b.instruction, 2000);
+    ident(&mut errs, "undertaking_unit_id", &b.undertaking_unit_id);
+    if b.due_at <= now {
+        errs.push(FieldError::new("due_at", "must be in the future"));
+    } else if b.due_at > now + Duration::days(MAX_DAYS_AHEAD) {
+        errs.push(FieldError::new(
+            "due_at",
+            format!("at most {MAX_DAYS_AHEAD} days ahead"),
+        ));
+    }
+    if !errs.is_empty() {
+        return Err(Problem::validation(errs));
+    }
+    let mut tx = pool.begin().await.map_err(db)?;
+    let case = current(&mut tx, b.case_id, true)
+        .await
+        .map_err(db)?
+        .ok_or_else(|| Problem::not_found("case"))?;
+    u.require_scope(&case.jurisdiction_code)?;
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO cards (id, case_id, jurisdiction_code, instruction, undertaking_unit_id,
+             state, issued_by, issued_at, due_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, 'issued', $6, $7, $8, $7)",
+    )
+    .bind(id)
+    .bind(b.case_id)
+    .bind(&case.jurisdiction_code)
+    .bind(b.instruction.trim())
+    .bind(&b.undertaking_unit_id)
+    .bind(&u.sub)
+    .bind(now)
+    .bind(b.due_at)
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?;
+    history(
+        &mut tx,
+        id,
+        now,
+        "issued",
+        &u.sub,
+        serde_json::json!({"undertaking_unit_id": b.undertaking_unit_id, "due_at": b.due_at}),
+    )
+    .await
+    .map_err(db)?;
+    let code = case.jurisdiction_code.as_str();
+    let env = xf_events::envelope(
+        b.case_id,
+        crate::SERVICE,
+        tier_of(code),
+        code,
+        now,
+        Payload::SupervisionCardIssued(SupervisionCardIssued {
+            card_id: id.to_string(),
+            unit_id: b.undertaking_unit_id.clone(),
+            due_at: Some(xf_events::timestamp(b.due_at)),
+        }),
+    );
+    outbox.put(&mut tx, &env).await.map_err(db)?;
+    let card = load(&mut tx, id, false).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(HttpResponse::Created()
+        .insert_header(("Location", format!("/v1/cards/{id}")))
+        .json(card))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    jurisdiction: Option<String>,
+    state: Option<String>,
+    unit_id: Option<String>,
+    overdue: Option<bool>,
+    case_id: Option<Uuid>,
+    limit: Option<u32>,
+}
+
+/// Cards over the user's jurisdiction (overseers) or addressed to the user's unit.
+async fn list(
+    user: Authenticated,
+    q: web::Query<ListQuery>,
+    pool: web::Data<PgPool>,
+) -> Result<HttpResponse, Problem> {
+    let u = &user.0;
+    let q = q.into_inner();
+    let mut errs = Vec::new();
+    if let Some(s) = &q.state
+        && !STATES.contains(&s.as_str())
+    {
+        errs.push(FieldError::new(
+            "state",
+            format!("one of {}", STATES.join(", ")),
+        ));
+    }
+    let limit = q.limit.unwrap_or(200);
+    if !(1..=1000).contains(&limit) {
+        errs.push(FieldError::new("limit", "from 1 to 1000"));
+    }
+    let overseer = u.roles.iter().any(|r| OVERSEERS.contains(&r.as_str()));
+    let mut qb: QueryBuilder<Postgres> =
+        QueryBuilder::new(format!("SELECT {CARD_COLUMNS} FROM cards WHERE TRUE"));
+    if overseer {
+        let scope = scope_filter(u, q.jurisdiction.as_deref(), &mut errs)?;
+        qb.push(" AND jurisdiction_code LIKE ")
+            .push_bind(format!("{scope}%"));
+        if let Some(unit) = &q.unit_id {
+            qb.push(" AND undertaking_unit_id = ")
+                .push_bind(unit.clone());
+        }
+    } else if let Some(unit) = &u.unit {
+        u.require_any_role(&[roles::HANDLER])?;
+        qb.push(" AND undertaking_unit_id = ")
+            .push_bind(unit.clone());
+        if q.jurisdiction.is_some() {
+            let scope = scope_filter(u, q.jurisdiction.as_deref(), &mut errs)?;
+            qb.push(" AND jurisdiction_code LIKE ")
+                .push_bind(format!("{scope}%"));
+        }
+    } else {
+        return Err(Problem::forbidden(
+            "cards are listed for a unit (handlers) or an overseeing role",
+        ));
+    }
+    if !errs.is_empty() {
+        return Err(Problem::validation(errs));
+    }
+    if let Some(s) = &q.state {
+        qb.push(" AND state = ").push_bind(s.clone());
+    }
+    if let Some(o) = q.overdue {
+        qb.push(if o {
+            " AND overdue_at IS NOT NULL"
+        } else {
+            " AND overdue_at IS NULL"
+        });
+    }
+    if let Some(c) = q.case_id {
+        qb.push(" AND case_id = ").push_bind(c);
+    }
+    qb.push(" ORDER BY due_at, id LIMIT ")
+        .push_bind(i64::from(limit));
+    let cards: Vec<Card> = qb
+        .build()
+        .fetch_all(pool.get_ref())
+        .await
+        .map_err(db)?
+        .iter()
+        .map(Card::from_row)
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": cards })))
+}
+
+/// A card with its progress reports, urges and history.
+async fn detail(conn: &mut PgConnection, card: Card) -> Result<serde_json::Value, Problem> {
+    let reports: Vec<serde_json::Value> =
+        sqlx::query("SELECT at, by_sub, text FROM card_reports WHERE card_id = $1 ORDER BY id")
+            .bind(card.id)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "at": r.get::<DateTime<Utc>, _>("at"),
+                    "by": r.get::<String, _>("by_sub"),
+                    "text": r.get::<String, _>("text"),
+                })
+            })
+            .collect();
+    let urges: Vec<serde_json::Value> =
+        sqlx::query("SELECT at, by_sub, note FROM card_urges WHERE card_id = $1 ORDER BY id")
+            .bind(card.id)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db)?
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "at": r.get::<DateTime<Utc>, _>("at"),
+                    "by": r.get::<String, _>("by_sub"),
+                    "note": r.get::<String, _>("note"),
+                })
+            })
+            .collect();
+    let history: Vec<serde_json::Value> = sqlx::query(
+        "SELECT at, action, by_sub, detail FROM card_history WHERE card_id = $1 ORDER BY id",
+    )
+    .bind(card.id)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?
+    .iter()
+    .map(|r| {
+        serde_json::json!({
+            "at": r.get::<DateTime<Utc>, _>("at"),
+            "action": r.get::<String, _>("action"),
+            "by": r.get::<String, _>("by_sub"),
+            "detail": r.get::<serde_json::Value, _>("detail"),
+        })
+    })
+    .collect();
+    let mut v = serde_json::to_value(&card).map_err(|e| Problem::internal(&e))?;
+    v["reports"] = serde_json::json!(reports);
+    v["urges"] = serde_json::json!(urges);
+    v["history"] = serde_json::json!(history);
+    Ok(v)
+}
+
+async fn show(
+    user: Authenticated,
+    path: web::Path<Uuid>,
+    pool: web::Data<PgPool>,
+) -> Result<HttpResponse, Problem> {
+    let mut conn = pool.acquire().await.map_err(db)?;
+    let card = load(&mut conn, path.into_inner(), false).await?;
+    access(&user.0, &card)?;
+    Ok(HttpResponse::Ok().json(detail(&mut conn, card).await?))
+}
+
+/// Who may take an action.
+#[derive(Debug, Clone, Copy)]
+enum Who {
+    /// The undertaking unit's handlers.
+    Unit,
+    /// The undertaking unit's handlers or a supervisor over the card.
+    UnitOrSupervisor,
+    /// A supervisor over the card.
+    Supervisor,
+}
+
+fn allowed(user: &Claims, a: Access, who: Who) -> bool {
+    let unit = a == Access::Unit && user.has_role(roles::HANDLER);
+    let supervisor = a == Access::Overseer && user.has_role(roles::SUPERVISOR);
+    match who {
+        Who::Unit => unit,
+        Who::UnitOrSupervisor => unit || supervisor,
+        Who::Supervisor => supervisor,
+    }
+}
+
+/// One allowed step of a card.
+#[derive(Default)]
+struct Change {
+    state: Option<&'static str>,
+    action: &'static str,
+    detail: serde_json::Value,
+    report: Option<String>,
+    urge: Option<String>,
+    result: Option<String>,
+}
+
+fn illegal(card: &Card, action: &str) -> Problem {
+    Problem::conflict(format!("cannot {action} a card that is {}", card.state))
+}
+
+/// Runs an action: locks the card, checks who may act and whether the step is legal,
+/// then writes the card, its history and its reports or urges in one transaction.
+async fn act(
+    user: Claims,
+    id: Uuid,
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    who: Who,
+    step: impl FnOnce(&Card) -> Result<Change, Problem>,
+) -> Result<HttpResponse, Problem> {
+    let mut tx = pool.begin().await.map_err(db)?;
+    let card = load(&mut tx, id, true).await?;
+    let a = access(&user, &card)?;
+    if !allowed(&user, a, who) {
+        return Err(Problem::forbidden(match who {
+            Who::Unit => "only the undertaking unit's handlers act on this card",
+            Who::UnitOrSupervisor => {
+                "only the undertaking unit's handlers or a supervisor acknowledge this card"
+            }
+            Who::Supervisor => "only a supervisor over the card may do this",
+        }));
+    }
+    let ch = step(&card)?;
+    let state = ch.state.unwrap_or(card.state.as_str());
+    let acknowledging = card.state == "issued" && state == "acknowledged";
+    let completing = state == "completed" && card.state != "completed";
+    sqlx::query(
+        "UPDATE cards SET state = $2, updated_at = $3,
+             acknowledged_at = CASE WHEN $4 THEN $3 ELSE acknowledged_at END,
+             acknowledged_by = CASE WHEN $4 THEN $5 ELSE acknowledged_by END,
+             completed_at = CASE WHEN $6 THEN $3 ELSE completed_at END,
+             completed_by = CASE WHEN $6 THEN $5 ELSE completed_by END,
+             result = COALESCE($7, result)
+         WHERE id = $1",
+    )
+    .bind(card.id)
+    .bind(state)
+    .bind(now)
+    .bind(acknowledging)
+    .bind(&user.sub)
+    .bind(completing)
+    .bind(&ch.result)
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?;
+    if let Some(t) = &ch.report {
+        sqlx::query("INSERT INTO card_reports (card_id, at, by_sub, text) VALUES ($1, $2, $3, $4)")
+            .bind(card.id)
+            .bind(now)
+            .bind(&user.sub)
+            .bind(t)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+    }
+    if let Some(n) = &ch.urge {
+        sqlx::query("INSERT INTO card_urges (card_id, at, by_sub, note) VALUES ($1, $2, $3, $4)")
+            .bind(card.id)
+            .bind(now)
+            .bind(&user.sub)
+            .bind(n)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+    }
+    let mut d = ch.detail;
+    if !d.is_object() {
+        d = serde_json::json!({});
+    }
+    d["from_state"] = serde_json::json!(card.state);
+    d["to_state"] = serde_json::json!(state);
+    history(&mut tx, card.id, now, ch.action, &user.sub, d)
+        .await
+        .map_err(db)?;
+    let after = load(&mut tx, card.id, false).await?;
+    let body = detail(&mut tx, after).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+async fn acknowledge(
+    user: Authenticated,
+    path: web::Path<Uuid>,
+    pool: web::Data<PgPool>,
+    clock: web::Data<Clock>,
+) -> Result<HttpResponse, Problem> {
+    act(
+        user.0,
+        path.into_inner(),
+        &pool,
+        clock.now(),
+        Who::UnitOrSupervisor,
+        |c| {
+            if c.state != "issued" {
+                return Err(illegal(c, "acknowledge"));
+            }
+            Ok(Change {
+                state: Some("acknowledged"),
+                action: "acknowledged",
+                ..Change::default()
+            })
+        },
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProgressBody {
+    text: String,
+}
+
+async fn progress(
+    user: Authenticated,
+    path: web::Path<Uuid>,
+    body: ValidJson<ProgressBody>,
+    pool: web::Data<PgPool>,
+    clock: web::Data<Clock>,
+) -> Result<HttpResponse, Problem> {
+    let b = body.into_inner();
+    let mut errs = Vec::new();
+    text(&mut errs, "text", &b.text, 5000);
+    if !errs.is_empty() {
+        return Err(Problem::validation(errs));
+    }
+    act(
+        user.0,
+        path.into_inner(),
+        &pool,
+        clock.now(),
+        Who::Unit,
+        move |c| {
+            if !matches!(c.state.as_str(), "acknowledged" | "in_progress") {
+                return Err(illegal(c, "report progress on"));
+            }
+            let len = b.text.chars().count();
+            Ok(Change {
+                state: Some("in_progress"),
+                action: "progress_reported",
+                detail: serde_json::json!({"text_length": len}),
+                report: Some(b.text.trim().to_owned()),
+                ..Change::default()
+            })
+        },
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CompleteBody {
+    result: String,
+}
+
+async fn complete(
+    user: Authenticated,
+    path: web::Path<Uuid>,
+    body: ValidJson<CompleteBody>,
+    pool: web::Data<PgPool>,
+    clock: web::Data<Clock>,
+) -> Result<HttpResponse, Problem> {
+    let b = body.into_inner();
+    let mut errs = Vec::new();
+    text(&mut errs, "result", &b.result, 5000);
+    if !errs.is_empty() {
+        return Err(Problem::validation(errs));
+    }
+    let now = clock.now();
+    act(user.0, path.into_inner(), &pool, now, Who::Unit, move |c| {
+        if !matches!(c.state.as_str(), "acknowledged" | "in_progress") {
+            return Err(illegal(c, "complete"));
+        }
+        Ok(Change {
+            state: Some("completed"),
+            action: "completed",
+            detail: serde_json::json!({"late": now > c.due_at}),
+            result: Some(b.result.trim().to_owned()),
+            ..Change::default()
+        })
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UrgeBody {
+    note: String,
+}
+
+/// Urges the undertaking unit (催办): recorded with the card.
+async fn urge(
+    user: Authenticated,
+    path: web::Path<Uuid>,
+    body: ValidJson<UrgeBody>,
+    pool: web::Data<PgPool>,
+    clock: web::Data<Clock>,
+) -> Result<HttpResponse, Problem> {
+    let b = body.into_inner();
+    let mut errs = Vec::new();
+    text(&mut errs, "note", &b.note, 2000);
+    if !errs.is_empty() {
+        return Err(Problem::validation(errs));
+    }
+    act(
+        user.0,
+        path.into_inner(),
+        &pool,
+        clock.now(),
+        Who::Supervisor,
+        move |c| {
+            if c.state == "completed" {
+                return Err(illegal(c, "urge"));
+            }
+            Ok(Change {
+                state: None,
+                action: "urged",
+                detail: serde_json::json!({"urge_number": c.urge_count + 1}),
+                urge: Some(b.note.trim().to_owned()),
+                ..Change::default()
+            })
+        },
+    )
+    .await
+}
+
+/// The code and tier one level up from `code` (a county goes to its city).
+fn parent_of(code: &str) -> Option<(xf_events::Tier, String)> {
+    let c = xf_jurisdiction::Code::parse(code).ok()?;
+    match c.parent() {
+        Some(p) => Some((tier_of(p.as_str()), p.as_str().to_owned())),
+        None => Some((xf_events::Tier::City, code.get(..4)?.to_owned())),
+    }
+}
+
+/// Marks cards past their deadline overdue and escalates their cases: each card once,
+/// even with several sweepers (rows another sweeper holds are skipped, and a row it
+/// marked no longer matches). The caller commits.
+pub async fn sweep_overdue(
+    tx: &mut PgConnection,
+    now: DateTime<Utc>,
+    outbox: &Outbox,
+) -> Result<u64, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT c.id, c.case_id, c.undertaking_unit_id, c.due_at, o.jurisdiction_code
+         FROM cards c JOIN oversight_cases o ON o.case_id = c.case_id
+         WHERE c.state <> 'completed' AND c.overdue_at IS NULL AND c.due_at <= $1
+         ORDER BY c.due_at, c.id
+         LIMIT 500
+         FOR UPDATE OF c, o SKIP LOCKED",
+    )
+    .bind(now)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut fired = 0u64;
+    for r in rows {
+        let id: Uuid = r.get("id");
+        let case_id: Uuid = r.get("case_id");
+        let unit: String = r.get("undertaking_unit_id");
+        let due: DateTime<Utc> = r.get("due_at");
+        let code: String = r.get("jurisdiction_code");
+        let marked = sqlx::query(
+            "UPDATE cards SET overdue_at = $2, updated_at = $2
+             WHERE id = $1 AND overdue_at IS NULL AND state <> 'completed'",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if marked != 1 {
+            continue;
+        }
+        history(
+            tx,
+            id,
+            now,
+            "overdue",
+            "system",
+            serde_json::json!({"due_at": due, "escalated_from": code}),
+        )
+        .await?;
+        let from_tier = tier_of(&code);
+        let (to_tier, to_code) =
+            parent_of(&code).unwrap_or((xf_events::Tier::Unspecified, String::new()));
+        let env = xf_events::envelope(
+            case_id,
+            crate::SERVICE,
+            from_tier,
+            &code,
+            now,
+            Payload::CaseEscalated(CaseEscalated {
+                reason: EscalationReason::CardOverdue as i32,
+                from_tier: from_tier as i32,
+                from_jurisdiction_code: code.clone(),
+                to_tier: to_tier as i32,
+                to_jurisdiction_code: to_code,
+                stage: Stage::Card as i32,
+                from_unit_id: unit,
+            }),
+        );
+        outbox.put(tx, &env).await?;
+        fired += 1;
+    }
+    Ok(fired)
+}
