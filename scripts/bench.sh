@@ -26,6 +26,8 @@
 #
 # Environment:
 #   XINFANG_BENCH_QUICK=1   a tenth of the requests (a quick check, noisy figures)
+#   XINFANG_BENCH_ONLY=intake|routing  one section only (routing: the national tree,
+#                           routing decisions, the worklist at 1M cases, the sweeper)
 #   XINFANG_BENCH_SKIP_BUILD=1  use the release binaries already in target/release
 #   XINFANG_BENCH_DRAIN_TIMEOUT longest drain wait per row, seconds (default 180);
 #                           a row that does not drain shows ">N" in the drain column
@@ -88,9 +90,15 @@ section_routing() {
     if out="$(XINFANG_TEST_BROKERS=127.0.0.1:19093 "$BIN_DIR/xf-bench-routing" --no-header --decisions "$(scale 200000)" \
         --cases "$(scale 1000000)" --pages "$(scale 200)")"; then echo "$out" >>"$ROWS2"; else
         FAILED=1; echo "FAILED: xf-bench-routing" >>"$ROWS2"; fi
+    say "supervision: sweeping and escalating overdue cases"
+    if out="$(XINFANG_TEST_BROKERS=127.0.0.1:19093 "$BIN_DIR/xf-bench-sweep" --no-header \
+        --cases "$(scale 20000)")"; then echo "$out" >>"$ROWS2"; else
+        FAILED=1; echo "FAILED: xf-bench-sweep" >>"$ROWS2"; fi
     XINFANG_RUN="$RUN/bench-broker" bash "$ROOT/scripts/stack/broker.sh" stop >&2 || true
 }
 SECTIONS+=(section_routing)
+# XINFANG_BENCH_ONLY=intake|routing runs one section.
+if [ -n "${XINFANG_BENCH_ONLY:-}" ]; then SECTIONS=("section_${XINFANG_BENCH_ONLY}"); fi
 
 if [ "${XINFANG_BENCH_SKIP_BUILD:-0}" != 1 ]; then
     say "cargo build --release (services, xf-load)"

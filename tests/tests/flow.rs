@@ -262,5 +262,15 @@ async fn an_overdue_case_climbs_village_township_county_to_the_city() {
         .filter_map(|c| c["jurisdiction_code"].as_str())
         .collect();
     assert_eq!(breached, [village, "330122002", COUNTY]);
+    let facts = ctx.svc("reporting").url(&format!("/v1/cases/{id}"));
+    eventually(
+        "reporting knows it was overdue",
+        Duration::from_secs(30),
+        || async {
+            let v = get_json(facts.clone(), &reader).await?;
+            (v["overdue"] == true).then_some(())
+        },
+    )
+    .await;
     ctx.cleanup().await;
 }

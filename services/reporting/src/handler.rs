@@ -91,8 +91,34 @@ impl Handler for Facts {
                 .bind(xf_telemetry::current_trace_id())
                 .execute(&mut *tx)
                 .await?;
+                flags(tx, ev, other).await?;
             }
         }
         Ok(())
     }
+}
+
+/// Facts beyond the status: the owning leader, the issue group, overdue, skip-level.
+async fn flags(tx: &mut PgConnection, ev: &Event, p: &Payload) -> Result<(), sqlx::Error> {
+    let (column, value): (&str, serde_json::Value) = match p {
+        Payload::LeaderOwnershipAssigned(l) => ("leader_title", l.leader_title.clone().into()),
+        Payload::CollectiveIssueGrouped(g) => ("group_id", g.group_id.clone().into()),
+        Payload::DeadlineBreached(_) => ("overdue", true.into()),
+        Payload::CaseEscalated(e) if e.reason == EscalationReason::SkipLevel as i32 => {
+            ("skip_level", true.into())
+        }
+        _ => return Ok(()),
+    };
+    let sql = match column {
+        "leader_title" => "UPDATE case_facts SET leader_title = $2 ->> 0 WHERE case_id = $1",
+        "group_id" => "UPDATE case_facts SET group_id = ($2 ->> 0)::uuid WHERE case_id = $1",
+        "overdue" => "UPDATE case_facts SET overdue = TRUE WHERE case_id = $1",
+        _ => "UPDATE case_facts SET skip_level = TRUE WHERE case_id = $1",
+    };
+    sqlx::query(sql)
+        .bind(ev.case_id)
+        .bind(serde_json::json!([value]))
+        .execute(tx)
+        .await?;
+    Ok(())
 }

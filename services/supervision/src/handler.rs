@@ -148,8 +148,28 @@ impl Handler for Clocks {
                 clocks::stop(tx, case_id, None, at).await?;
                 Ok(())
             }
-            Some(Payload::CaseClosed(_)) => {
+            Some(Payload::CaseClosed(c)) => {
                 clocks::stop(tx, case_id, Some(&WORK), at).await?;
+                if !c.not_accepted && !c.answered_on_spot {
+                    // The follow-up visit (回访), where a policy times it.
+                    clocks::start(
+                        tx,
+                        &self.outbox,
+                        Start {
+                            case_id,
+                            stage: "follow_up",
+                            code,
+                            unit: &c.unit_id,
+                            at,
+                            review_level: 0,
+                        },
+                    )
+                    .await?;
+                }
+                Ok(())
+            }
+            Some(Payload::FollowUpCompleted(_)) => {
+                clocks::stop(tx, case_id, Some(&["follow_up"]), at).await?;
                 Ok(())
             }
             _ => Ok(()),

@@ -444,7 +444,14 @@ async fn timers_fire_exactly_once_across_a_restart_and_concurrent_sweepers() {
     // warnings and breach fire once, and the breach escalates.
     ctx.svc_mut("supervision").stop().await;
     let year = (365 * 86_400).to_string();
-    start(&mut ctx, &[("clock.offset_secs", &year)]).await;
+    start(
+        &mut ctx,
+        &[
+            ("clock.offset_secs", &year),
+            ("sweeper.interval_ms", "3600000"),
+        ],
+    )
+    .await;
     let v = eventually("breached", Duration::from_secs(60), || async {
         let (_, v) = call(
             &ctx,
@@ -459,7 +466,14 @@ async fn timers_fire_exactly_once_across_a_restart_and_concurrent_sweepers() {
     .await;
     assert!(v["clocks"][0]["breached_at"].is_string());
     ctx.svc_mut("supervision").stop().await;
-    start(&mut ctx, &[("clock.offset_secs", &year)]).await;
+    start(
+        &mut ctx,
+        &[
+            ("clock.offset_secs", &year),
+            ("sweeper.interval_ms", "3600000"),
+        ],
+    )
+    .await;
     let (_, f) = call(&ctx, "POST", "/v1/admin/sweep", &admin, None).await;
     assert_eq!(f["breaches"], 0, "fired before the restart, not again");
     let records = read_topic(&ctx.brokers, &ctx.topic, 6, Duration::from_secs(30)).await;

@@ -62,9 +62,24 @@ async fn stats(
         *s = serde_json::json!(s.as_i64().unwrap_or(0) + n);
         cells.push(serde_json::json!({"tier": tier, "status": status, "count": n}));
     }
+    let (owned, groups, overdue, skip): (i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE leader_title IS NOT NULL),
+                count(DISTINCT group_id),
+                count(*) FILTER (WHERE overdue),
+                count(*) FILTER (WHERE skip_level)
+         FROM case_facts WHERE jurisdiction_code LIKE $1 || '%'",
+    )
+    .bind(&scope)
+    .fetch_one(pool.get_ref())
+    .await
+    .map_err(|e| Problem::unavailable(&e))?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "jurisdiction": scope,
         "total": total,
+        "leader_owned": owned,
+        "possible_collective_issues": groups,
+        "overdue": overdue,
+        "skip_level": skip,
         "by_tier": by_tier,
         "by_status": by_status,
         "by_tier_and_status": cells,
@@ -80,7 +95,8 @@ async fn case(
     let id = path.into_inner();
     let r = sqlx::query(
         "SELECT registration_no, category, channel, tier, jurisdiction_code, unit_id, status,
-                registered_at, updated_at, events, trace_id
+                registered_at, updated_at, events, trace_id, leader_title, group_id, overdue,
+                skip_level
          FROM case_facts WHERE case_id = $1",
     )
     .bind(id)
@@ -103,5 +119,9 @@ async fn case(
         "updated_at": r.get::<DateTime<Utc>, _>("updated_at"),
         "events": r.get::<i32, _>("events"),
         "trace_id": r.get::<Option<String>, _>("trace_id"),
+        "leader_title": r.get::<Option<String>, _>("leader_title"),
+        "group_id": r.get::<Option<Uuid>, _>("group_id"),
+        "overdue": r.get::<bool, _>("overdue"),
+        "skip_level": r.get::<bool, _>("skip_level"),
     })))
 }
