@@ -257,3 +257,55 @@ pub fn http() -> reqwest::Client {
         .build()
         .unwrap_or_else(|e| panic!("http client: {e}"))
 }
+
+/// Sends `method` to `url` with a bearer token and an optional JSON body.
+pub async fn send(
+    method: &str,
+    url: &str,
+    token: &str,
+    body: Option<serde_json::Value>,
+) -> reqwest::Response {
+    let c = http();
+    let mut rb = match method {
+        "GET" => c.get(url),
+        "PUT" => c.put(url),
+        "DELETE" => c.delete(url),
+        "PATCH" => c.patch(url),
+        _ => c.post(url),
+    }
+    .bearer_auth(token);
+    if let Some(b) = body {
+        rb = rb.json(&b);
+    }
+    rb.send()
+        .await
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"))
+}
+
+/// Like [`send`], returning the status and the JSON body, and checking the house
+/// rules on the way: every error is `application/problem+json`, never a 500.
+pub async fn call(
+    method: &str,
+    url: &str,
+    token: &str,
+    body: Option<serde_json::Value>,
+) -> (reqwest::StatusCode, serde_json::Value) {
+    let resp = send(method, url, token, body).await;
+    let status = resp.status();
+    if status.is_client_error() || status.is_server_error() {
+        let ct = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        assert_eq!(ct, "application/problem+json", "{method} {url} → {status}");
+    }
+    let v = resp.json::<serde_json::Value>().await.unwrap_or_default();
+    assert_ne!(
+        status,
+        reqwest::StatusCode::INTERNAL_SERVER_ERROR,
+        "{method} {url}: {v}"
+    );
+    (status, v)
+}

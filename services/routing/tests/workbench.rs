@@ -48,36 +48,7 @@ impl World {
         token: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let c = http();
-        let url = self.url(path);
-        let mut rb = match method {
-            "GET" => c.get(url),
-            "PUT" => c.put(url),
-            "DELETE" => c.delete(url),
-            _ => c.post(url),
-        }
-        .bearer_auth(token);
-        if let Some(b) = body {
-            rb = rb.json(&b);
-        }
-        let resp = rb.send().await.expect("request");
-        let status = resp.status();
-        if status.is_client_error() || status.is_server_error() {
-            let ct = resp
-                .headers()
-                .get("content-type")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_owned();
-            assert_eq!(ct, "application/problem+json", "{method} {path} → {status}");
-        }
-        let v = resp.json::<Value>().await.unwrap_or(Value::Null);
-        assert_ne!(
-            status,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "{method} {path}: {v}"
-        );
-        (status, v)
+        xf_testkit::call(method, &self.url(path), token, body).await
     }
 
     async fn put_unit(&self, id: &str, kind: &str, code: &str, cats: &[&str]) {

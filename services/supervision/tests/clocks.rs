@@ -10,7 +10,7 @@ use uuid::Uuid;
 use xf_events::Payload;
 use xf_events::v1::{CaseAccepted, CaseDispatched, DeadlineExtended, Stage};
 use xf_supervision::deadline::{Counting, OfficialCalendar, due};
-use xf_testkit::{Ctx, eventually, http, produce_raw, read_topic};
+use xf_testkit::{Ctx, eventually, produce_raw, read_topic};
 
 const COUNTY: &str = "330122";
 const TOWN: &str = "330122002";
@@ -31,22 +31,7 @@ async fn call(
     token: &str,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
-    let c = http();
-    let url = ctx.svc("supervision").url(path);
-    let mut rb = match method {
-        "GET" => c.get(url),
-        "PUT" => c.put(url),
-        _ => c.post(url),
-    }
-    .bearer_auth(token);
-    if let Some(b) = body {
-        rb = rb.json(&b);
-    }
-    let r = rb.send().await.expect("request");
-    let s = r.status();
-    let v = r.json::<Value>().await.unwrap_or(Value::Null);
-    assert_ne!(s, StatusCode::INTERNAL_SERVER_ERROR, "{method} {path}: {v}");
-    (s, v)
+    xf_testkit::call(method, &ctx.svc("supervision").url(path), token, body).await
 }
 
 async fn produce(ctx: &Ctx, case: Uuid, code: &str, at: DateTime<Utc>, p: Payload) {

@@ -56,17 +56,7 @@ impl World {
         token: &str,
         body: Option<Value>,
     ) -> reqwest::Response {
-        let c = http();
-        let url = self.ctx.svc("supervision").url(path);
-        let mut rb = match method {
-            "GET" => c.get(url),
-            _ => c.post(url),
-        }
-        .bearer_auth(token);
-        if let Some(b) = body {
-            rb = rb.json(&b);
-        }
-        rb.send().await.expect("request")
+        xf_testkit::send(method, &self.ctx.svc("supervision").url(path), token, body).await
     }
 
     async fn call(
@@ -76,24 +66,7 @@ impl World {
         token: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let resp = self.send(method, path, token, body).await;
-        let status = resp.status();
-        if status.is_client_error() || status.is_server_error() {
-            let ct = resp
-                .headers()
-                .get("content-type")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_owned();
-            assert_eq!(ct, "application/problem+json", "{method} {path} → {status}");
-        }
-        let v = resp.json::<Value>().await.unwrap_or(Value::Null);
-        assert_ne!(
-            status,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "{method} {path}: {v}"
-        );
-        (status, v)
+        xf_testkit::call(method, &self.ctx.svc("supervision").url(path), token, body).await
     }
 
     async fn produce_at(
