@@ -113,11 +113,15 @@ XF_BIN_DIR="$BIN_DIR" bash "$ROOT/scripts/services.sh" restart
 for s in "${SECTIONS[@]}"; do "$s"; done
 
 echo
-"$LOAD" --print-header
-cat "$ROWS"
-echo
-"$BIN_DIR/xf-bench-routing" --print-header
-cat "$ROWS2"
-echo
+if [ -s "$ROWS" ]; then
+    "$LOAD" --print-header
+    cat "$ROWS"
+    echo
+fi
+if [ -s "$ROWS2" ]; then
+    "$BIN_DIR/xf-bench-routing" --print-header
+    cat "$ROWS2"
+    echo
+fi
 echo "machine: $(nproc) cores; services from target/release, still running (make down stops them)"
 exit "$FAILED"

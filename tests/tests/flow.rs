@@ -274,3 +274,76 @@ async fn an_overdue_case_climbs_village_township_county_to_the_city() {
     .await;
     ctx.cleanup().await;
 }
+
+#[tokio::test]
+async fn the_petitioner_sees_the_owning_leader_until_released() {
+    let mut ctx = Ctx::new().await.expect("context");
+    xf_e2e::start_all(&mut ctx).await.expect("stack starts");
+    let registrar = ctx.token(&[roles::REGISTRAR], Some("330122-xfb"), COUNTY);
+    let leader = ctx.token(&[roles::LEADER], None, COUNTY);
+    let r = xf_testkit::http()
+        .post(ctx.svc("intake").url("/v1/cases"))
+        .bearer_auth(&registrar)
+        .json(&xf_e2e::sample_case(
+            "visit",
+            "330122002200",
+            "land",
+            "宅基地纠纷多年未决",
+            11,
+        ))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let b: Value = r.json().await.expect("json");
+    let (id, no, code) = (
+        b["case_id"].as_str().expect("id").to_owned(),
+        b["registration_no"].as_str().expect("no").to_owned(),
+        b["query_code"].as_str().expect("code").to_owned(),
+    );
+    let public = ctx
+        .svc("intake")
+        .url(&format!("/v1/public/cases/{no}?code={code}"));
+    let ownership = ctx
+        .svc("supervision")
+        .url(&format!("/v1/cases/{id}/ownership"));
+    // Supervision knows the case once routing dispatched it.
+    eventually("leader assigned", Duration::from_secs(60), || async {
+        let (s, _) = xf_testkit::call(
+            "POST",
+            &ownership,
+            &leader,
+            Some(serde_json::json!({"leader_id": "wang-sj", "leader_title": "县委副书记"})),
+        )
+        .await;
+        (s == StatusCode::CREATED).then_some(())
+    })
+    .await;
+    eventually(
+        "the citizen view shows the leader",
+        Duration::from_secs(60),
+        || async {
+            let v = get_json(public.clone(), "").await?;
+            (v["leader_owner"] == "县委副书记").then_some(())
+        },
+    )
+    .await;
+    let (s, _) = xf_testkit::call(
+        "POST",
+        &format!("{ownership}/release"),
+        &leader,
+        Some(serde_json::json!({"reason": "已息诉罢访"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    eventually(
+        "the citizen view no longer shows it",
+        Duration::from_secs(60),
+        || async {
+            let v = get_json(public.clone(), "").await?;
+            v["leader_owner"].is_null().then_some(())
+        },
+    )
+    .await;
+    ctx.cleanup().await;
+}

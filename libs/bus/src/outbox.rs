@@ -40,10 +40,56 @@ impl Outbox {
         .bind(traceparent)
         .execute(&mut *conn)
         .await?;
-        // Delivered to the relay's LISTEN when the transaction commits.
-        sqlx::query("SELECT pg_notify('xf_outbox_' || current_schema(), '')")
-            .execute(&mut *conn)
-            .await?;
-        Ok(())
+        notify(conn).await
     }
+
+    /// Adds many events in one statement, in the order given (for bulk work such as a
+    /// deadline sweep); same rules as [`Outbox::put`].
+    pub async fn put_many(
+        &self,
+        conn: &mut PgConnection,
+        envs: &[Envelope],
+    ) -> Result<(), sqlx::Error> {
+        if envs.is_empty() {
+            return Ok(());
+        }
+        let mut ids = Vec::with_capacity(envs.len());
+        let mut keys = Vec::with_capacity(envs.len());
+        let mut types = Vec::with_capacity(envs.len());
+        let mut payloads = Vec::with_capacity(envs.len());
+        for env in envs {
+            ids.push(
+                env.event_id
+                    .parse::<uuid::Uuid>()
+                    .map_err(|e| sqlx::Error::Protocol(format!("event id: {e}")))?,
+            );
+            keys.push(env.case_id.clone());
+            types.push(xf_events::type_name(env.payload.as_ref()).to_owned());
+            payloads.push(xf_events::encode(env));
+        }
+        sqlx::query(
+            "INSERT INTO outbox (event_id, topic, key, event_type, payload, traceparent)
+             SELECT e, $2, k, t, p, $6
+             FROM UNNEST($1::uuid[], $3::text[], $4::text[], $5::bytea[])
+                  WITH ORDINALITY AS x(e, k, t, p, n)
+             ORDER BY n",
+        )
+        .bind(&ids)
+        .bind(&self.topic)
+        .bind(&keys)
+        .bind(&types)
+        .bind(&payloads)
+        .bind(xf_telemetry::current_traceparent())
+        .execute(&mut *conn)
+        .await?;
+        notify(conn).await
+    }
+}
+
+/// Wakes the relay's LISTEN when the transaction commits.
+async fn notify(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_notify('xf_outbox_' || current_schema(), '')")
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }

@@ -139,6 +139,7 @@ pub fn type_name(payload: Option<&Payload>) -> &'static str {
             Payload::LeaderOwnershipAssigned(_) => "LeaderOwnershipAssigned",
             Payload::DeadlineSet(_) => "DeadlineSet",
             Payload::CollectiveIssueGrouped(_) => "CollectiveIssueGrouped",
+            Payload::LeaderOwnershipReleased(_) => "LeaderOwnershipReleased",
         },
     }
 }

@@ -95,6 +95,11 @@ fn change(ev: &Event) -> Option<Change> {
                 serde_json::json!({"leader": l.leader_title}),
             ));
         }
+        Payload::LeaderOwnershipReleased(_) => {
+            // An empty title clears the owner.
+            c.leader = Some(String::new());
+            c.timeline = Some(("leader_owner_released", serde_json::json!({})));
+        }
         _ => return None,
     }
     Some(c)
@@ -113,7 +118,7 @@ impl Handler for Projection {
                  replied_at = CASE WHEN $6 THEN $9 ELSE replied_at END,
                  review_state = CASE WHEN $6 THEN 'none' ELSE review_state END,
                  review_window_until = CASE WHEN $6 THEN NULL ELSE COALESCE($7, review_window_until) END,
-                 leader_owner = COALESCE($8, leader_owner),
+                 leader_owner = CASE WHEN $8 = '' THEN NULL ELSE COALESCE($8, leader_owner) END,
                  updated_at = GREATEST(updated_at, $9)
              WHERE id = $1",
         )

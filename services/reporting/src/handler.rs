@@ -102,6 +102,7 @@ impl Handler for Facts {
 async fn flags(tx: &mut PgConnection, ev: &Event, p: &Payload) -> Result<(), sqlx::Error> {
     let (column, value): (&str, serde_json::Value) = match p {
         Payload::LeaderOwnershipAssigned(l) => ("leader_title", l.leader_title.clone().into()),
+        Payload::LeaderOwnershipReleased(_) => ("leader_title", serde_json::Value::Null),
         Payload::CollectiveIssueGrouped(g) => ("group_id", g.group_id.clone().into()),
         Payload::DeadlineBreached(_) => ("overdue", true.into()),
         Payload::CaseEscalated(e) if e.reason == EscalationReason::SkipLevel as i32 => {

@@ -92,6 +92,7 @@ impl Sweeper {
         let mut fired = Fired::default();
         let mut ids = Vec::with_capacity(rows.len());
         let mut breached = Vec::new();
+        let mut events = Vec::with_capacity(rows.len() * 2);
         for r in &rows {
             ids.push(r.get::<i64, _>("id"));
             let case_id: Uuid = r.get("case_id");
@@ -107,54 +108,40 @@ impl Sweeper {
             match r.get::<&str, _>("kind") {
                 "warning" => {
                     let days = u32::try_from(r.get::<i32, _>("days_left")).unwrap_or(0);
-                    self.outbox
-                        .put(
-                            &mut tx,
-                            &env(Payload::DeadlineWarning(DeadlineWarning {
-                                stage: stage_code,
-                                due_at: Some(xf_events::timestamp(due_at)),
-                                days_left: days,
-                            })),
-                        )
-                        .await?;
+                    events.push(env(Payload::DeadlineWarning(DeadlineWarning {
+                        stage: stage_code,
+                        due_at: Some(xf_events::timestamp(due_at)),
+                        days_left: days,
+                    })));
                     fired.warnings += 1;
                 }
                 "breach" => {
                     breached.push(r.get::<i64, _>("clock_id"));
-                    self.outbox
-                        .put(
-                            &mut tx,
-                            &env(Payload::DeadlineBreached(DeadlineBreached {
-                                stage: stage_code,
-                                due_at: Some(xf_events::timestamp(due_at)),
-                                unit_id: unit.clone().unwrap_or_default(),
-                            })),
-                        )
-                        .await?;
+                    events.push(env(Payload::DeadlineBreached(DeadlineBreached {
+                        stage: stage_code,
+                        due_at: Some(xf_events::timestamp(due_at)),
+                        unit_id: unit.clone().unwrap_or_default(),
+                    })));
                     fired.breaches += 1;
                     if policy::escalates(&stage) {
                         // R19: the tier above takes the case (routing re-dispatches).
                         let (to_tier, to_code) = up(&code);
-                        self.outbox
-                            .put(
-                                &mut tx,
-                                &env(Payload::CaseEscalated(CaseEscalated {
-                                    reason: EscalationReason::Overdue as i32,
-                                    from_tier: tier as i32,
-                                    from_jurisdiction_code: code.clone(),
-                                    to_tier: to_tier as i32,
-                                    to_jurisdiction_code: to_code,
-                                    stage: stage_code,
-                                    from_unit_id: unit.clone().unwrap_or_default(),
-                                })),
-                            )
-                            .await?;
+                        events.push(env(Payload::CaseEscalated(CaseEscalated {
+                            reason: EscalationReason::Overdue as i32,
+                            from_tier: tier as i32,
+                            from_jurisdiction_code: code.clone(),
+                            to_tier: to_tier as i32,
+                            to_jurisdiction_code: to_code,
+                            stage: stage_code,
+                            from_unit_id: unit.clone().unwrap_or_default(),
+                        })));
                         fired.escalations += 1;
                     }
                 }
                 _ => fired.other += 1,
             }
         }
+        self.outbox.put_many(&mut tx, &events).await?;
         if !ids.is_empty() {
             sqlx::query("UPDATE timers SET fired_at = $2 WHERE id = ANY($1)")
                 .bind(&ids)

@@ -838,7 +838,8 @@ async fn a_leader_owns_a_case_until_replaced_or_released() {
         .await;
     assert_eq!(v["items"].as_array().map(Vec::len), Some(0));
 
-    // Each assignment was announced with the leader's title (intake shows it).
+    // Each assignment was announced with the leader's title (intake shows it), and
+    // the release too (intake stops showing it).
     let titles: Vec<(String, String)> = w
         .events()
         .await
@@ -849,6 +850,9 @@ async fn a_leader_owns_a_case_until_replaced_or_released() {
                 assert_eq!(e.envelope.jurisdiction_code, TOWN);
                 Some((o.leader_id.clone(), o.leader_title.clone()))
             }
+            Some(Payload::LeaderOwnershipReleased(o)) => {
+                Some((o.leader_id.clone(), "released".to_owned()))
+            }
             _ => None,
         })
         .collect();
@@ -856,7 +860,8 @@ async fn a_leader_owns_a_case_until_replaced_or_released() {
         titles,
         [
             ("zhang-sj".to_owned(), "镇党委书记".to_owned()),
-            ("li-zz".to_owned(), "镇长".to_owned())
+            ("li-zz".to_owned(), "镇长".to_owned()),
+            ("li-zz".to_owned(), "released".to_owned())
         ]
     );
     w.ctx.cleanup().await;

@@ -12,7 +12,7 @@ use xf_app::Clock;
 use xf_auth::{Authenticated, roles};
 use xf_bus::Outbox;
 use xf_events::Payload;
-use xf_events::v1::LeaderOwnershipAssigned;
+use xf_events::v1::{LeaderOwnershipAssigned, LeaderOwnershipReleased};
 use xf_http::{FieldError, Problem, ValidJson};
 
 use super::registry::current;
@@ -249,6 +249,7 @@ async fn release(
     body: ValidJson<ReleaseBody>,
     pool: web::Data<PgPool>,
     clock: web::Data<Clock>,
+    outbox: web::Data<Outbox>,
 ) -> Result<HttpResponse, Problem> {
     let u = &user.0;
     u.require_any_role(&ASSIGNERS)?;
@@ -266,22 +267,34 @@ async fn release(
         .map_err(db)?
         .ok_or_else(|| Problem::not_found("case"))?;
     u.require_scope(&case.jurisdiction_code)?;
-    let ended = sqlx::query(
+    let leader: Option<String> = sqlx::query_scalar(
         "UPDATE ownerships SET ended_at = $2, ended_by = $3, end_kind = 'released',
              end_reason = $4
-         WHERE case_id = $1 AND ended_at IS NULL",
+         WHERE case_id = $1 AND ended_at IS NULL RETURNING leader_id",
     )
     .bind(case_id)
     .bind(now)
     .bind(&u.sub)
     .bind(b.reason.trim())
-    .execute(&mut *tx)
+    .fetch_optional(&mut *tx)
     .await
-    .map_err(db)?
-    .rows_affected();
+    .map_err(db)?;
+    let ended = u64::from(leader.is_some());
     if ended == 0 {
         return Err(Problem::conflict("no leader owns this case"));
     }
+    let code = case.jurisdiction_code.as_str();
+    let env = xf_events::envelope(
+        case_id,
+        crate::SERVICE,
+        tier_of(code),
+        code,
+        now,
+        Payload::LeaderOwnershipReleased(LeaderOwnershipReleased {
+            leader_id: leader.unwrap_or_default(),
+        }),
+    );
+    outbox.put(&mut tx, &env).await.map_err(db)?;
     let body = of_case(&mut tx, case_id).await?;
     tx.commit().await.map_err(db)?;
     Ok(HttpResponse::Ok().json(body))
