@@ -11,6 +11,8 @@ XF_REPO="$(cd "$XF_STACK_DIR/../.." && pwd)"
 : "${HOME:=/root}"
 XINFANG_CACHE="${XINFANG_CACHE:-$HOME/.cache/xinfang}"
 XINFANG_RUN="${XINFANG_RUN:-$XF_REPO/.run}"
+# Absolute, so that it holds after the scripts change directory (the broker runs from /).
+case "$XINFANG_RUN" in /*) ;; *) XINFANG_RUN="$PWD/$XINFANG_RUN" ;; esac
 XF_LOGS="$XINFANG_RUN/logs"
 export XINFANG_CACHE XINFANG_RUN
 
