@@ -123,6 +123,9 @@ async fn main() -> anyhow::Result<()> {
         a.cases, county.1, county.0
     );
     let mut cases = Vec::new();
+    // New petitioners on every run: the same people with the same matters again would
+    // be recognised as repeat petitions and linked, not dispatched.
+    let people = usize::try_from(chrono::Utc::now().timestamp() % 1_000_000).unwrap_or(0) * 100;
     for i in 0..a.cases {
         // Mostly villages, some townships, one at county level.
         let (code, place) = if i % 6 == 5 {
@@ -141,7 +144,7 @@ async fn main() -> anyhow::Result<()> {
             .post(url(&a, 0, "/v1/cases"))
             .bearer_auth(&registrar)
             .header("traceparent", format!("00-{trace}-{:016x}-01", i + 1))
-            .json(&xf_e2e::sample_case(channel, &code, cat, text, i))
+            .json(&xf_e2e::sample_case(channel, &code, cat, text, people + i))
             .send()
             .await?;
         let status = r.status();
@@ -252,6 +255,56 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "  acceptance    due {}",
         clocks["clocks"][0]["due_at"].as_str().unwrap_or("?")
+    );
+    // The same petitioner comes back with the same matter: a repeat petition (重信重访).
+    let (channel, code1, cat1, text1) = {
+        let v = villages[37 % villages.len()];
+        (
+            ["letter", "visit", "phone", "online"][1],
+            v.code.to_string(),
+            CATEGORIES[1].0,
+            CATEGORIES[1].1,
+        )
+    };
+    let again: Value = http
+        .post(url(&a, 0, "/v1/cases"))
+        .bearer_auth(&registrar)
+        .json(&xf_e2e::sample_case(
+            channel,
+            &code1,
+            cat1,
+            text1,
+            people + 1,
+        ))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let again_id = again["case_id"].as_str().unwrap_or_default().to_owned();
+    let mut linked = Value::Null;
+    let waited = Instant::now();
+    while waited.elapsed() < Duration::from_secs(15) {
+        linked = get(
+            &http,
+            url(&a, 1, &format!("/v1/cases/{again_id}/routing")),
+            &reader,
+        )
+        .await
+        .unwrap_or_default();
+        if linked["status"].is_string() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!(
+        "  repeat        {} by the same petitioner: {} to {}",
+        again["registration_no"].as_str().unwrap_or("?"),
+        linked["status"].as_str().unwrap_or("?"),
+        if linked["linked_to"].as_str() == Some(id.as_str()) {
+            no.as_str()
+        } else {
+            "?"
+        }
     );
     println!("  trace id      {trace}");
     println!(
