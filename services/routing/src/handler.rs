@@ -380,8 +380,10 @@ impl Dispatcher {
         sqlx::query(
             "INSERT INTO cases (id, registration_no, category, matter_code, tier, jurisdiction_code,
                  unit_id, unit_name, status, trace_id, registered_at, updated_at, dispatched_at,
-                 petitioner_pid, signature, linked_to, office_code)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16)",
+                 petitioner_pid, signature, linked_to, office_code, important, collective,
+                 confidential, excluded_unit_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16,
+                 $17, $18, $19, $20)",
         )
         .bind(ev.case_id)
         .bind(&r.registration_no)
@@ -399,6 +401,10 @@ impl Dispatcher {
         .bind(signature.to_i32s())
         .bind(rep.original)
         .bind(&r.office_jurisdiction_code)
+        .bind(r.urgency == Urgency::Urgent as i32 || r.urgency == Urgency::Important as i32)
+        .bind(r.collective)
+        .bind(r.confidential)
+        .bind((!r.excluded_unit_id.is_empty()).then_some(&r.excluded_unit_id))
         .execute(&mut *tx)
         .await?;
         let detail = serde_json::json!({
@@ -599,7 +605,7 @@ impl Dispatcher {
     ) -> Result<(), HandleError> {
         let Some(row) = sqlx::query(
             "SELECT status, category, matter_code, jurisdiction_code, unit_id, collective,
-                    important, confidential, excluded_unit_id, review_level
+                    important, confidential, excluded_unit_id, review_level, office_code
              FROM cases WHERE id = $1 FOR UPDATE",
         )
         .bind(ev.case_id)
@@ -675,62 +681,116 @@ impl Dispatcher {
             .await?;
             return Ok(());
         };
+        let cat = self.catalog.fresh(tx).await?;
         let place = Code::parse(row.get::<&str, _>("matter_code"))
             .map_err(|e| HandleError::Permanent(format!("matter_code: {e}")))?;
-        let category: String = row.get("category");
-        let excluded: Option<String> = row.get("excluded_unit_id");
-        let confidential: bool = row.get("confidential");
-        let cat = self.catalog.fresh(tx).await?;
         let tree = self.places.with(&self.pool, &place).await?;
-        let matter = Matter {
-            category: &category,
-            place: &place,
-            office: None,
-            collective: row.get("collective"),
-            important: row.get("important"),
-            superior: false,
-            accusation: confidential || excluded.is_some(),
-            excluded_unit: excluded.as_deref(),
-        };
-        let d = decide(&cat, &tree, &matter, now, Some(&up))
-            .map_err(|e| HandleError::Permanent(e.to_string()))?;
-        sqlx::query(
-            "UPDATE cases SET status = 'dispatched', tier = $2, jurisdiction_code = $3,
-                 unit_id = $4, unit_name = $5, assisting_unit_ids = $6, leader_id = $7,
-                 rule_id = $8, rule_version = $9, review_level = $10, extension = 'none',
-                 pending = NULL, reply_outcome = NULL, updated_at = $11, dispatched_at = $11
-             WHERE id = $1",
-        )
-        .bind(ev.case_id)
-        .bind(tier_label(d.competent.as_str()))
-        .bind(d.competent.as_str())
-        .bind(&d.unit.id)
-        .bind(&d.unit.name)
-        .bind(&d.assisting_unit_ids)
-        .bind(&d.leader_id)
-        .bind(&d.rule_id)
-        .bind(d.rule_version)
-        .bind(level)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        let mut detail = decision_detail(&d);
-        detail["reason"] = serde_json::json!(reason.as_str_name());
-        detail["from_jurisdiction_code"] = serde_json::json!(current);
-        detail["from_unit_id"] = serde_json::json!(from_unit);
-        detail["review_level"] = serde_json::json!(level);
-        history(tx, ev.case_id, now, "redispatched_up", detail).await?;
-        let mut p = dispatched_payload(&d, reason, u32::try_from(level).unwrap_or(0));
-        p.important = matter.important || matter.collective;
-        emit(
-            &self.outbox,
-            tx,
-            ev.case_id,
-            d.competent.as_str(),
+        let mut detail = serde_json::json!({
+            "reason": reason.as_str_name(),
+            "from_jurisdiction_code": current,
+            "from_unit_id": from_unit,
+            "review_level": level,
+        });
+        let again = Redispatch {
+            case_id: ev.case_id,
+            forced: Some(&up),
+            reason,
+            review_level: level,
+            action: "redispatched_up",
             now,
-            Payload::CaseDispatched(p),
-        )
-        .await?;
+        };
+        redispatch(tx, &self.outbox, &cat, &tree, &row, again, &mut detail).await?;
         Ok(())
     }
+}
+
+/// A new decision for a case routing already holds.
+pub struct Redispatch<'a> {
+    pub case_id: Uuid,
+    /// The competent jurisdiction, when it is imposed (one tier up).
+    pub forced: Option<&'a Code>,
+    pub reason: EscalationReason,
+    pub review_level: i16,
+    /// The history entry: `redispatched_up`, `unlinked`.
+    pub action: &'static str,
+    pub now: DateTime<Utc>,
+}
+
+/// Decides again for a case (from its stored row: category, place, flags), moves it to
+/// the new unit, records why and announces the dispatch.
+pub async fn redispatch(
+    tx: &mut PgConnection,
+    outbox: &Outbox,
+    cat: &crate::catalog::Catalog,
+    tree: &xf_jurisdiction::Tree,
+    row: &sqlx::postgres::PgRow,
+    r: Redispatch<'_>,
+    detail: &mut serde_json::Value,
+) -> Result<Decision, HandleError> {
+    let place = Code::parse(row.get::<&str, _>("matter_code"))
+        .map_err(|e| HandleError::Permanent(format!("matter_code: {e}")))?;
+    let category: String = row.get("category");
+    let excluded: Option<String> = row.get("excluded_unit_id");
+    let confidential: bool = row.get("confidential");
+    let office = row
+        .get::<Option<&str>, _>("office_code")
+        .and_then(|c| Code::parse(c).ok());
+    let matter = Matter {
+        category: &category,
+        place: &place,
+        office: if r.forced.is_none() {
+            office.as_ref()
+        } else {
+            None
+        },
+        collective: row.get("collective"),
+        important: row.get("important"),
+        superior: false,
+        accusation: confidential || excluded.is_some(),
+        excluded_unit: excluded.as_deref(),
+    };
+    let d = decide(cat, tree, &matter, r.now, r.forced)
+        .map_err(|e| HandleError::Permanent(e.to_string()))?;
+    sqlx::query(
+        "UPDATE cases SET status = 'dispatched', tier = $2, jurisdiction_code = $3,
+             unit_id = $4, unit_name = $5, assisting_unit_ids = $6, leader_id = $7,
+             rule_id = $8, rule_version = $9, review_level = $10, extension = 'none',
+             pending = NULL, reply_outcome = NULL, updated_at = $11, dispatched_at = $11,
+             skip_level = skip_level OR $12, linked_to = NULL
+         WHERE id = $1",
+    )
+    .bind(r.case_id)
+    .bind(tier_label(d.competent.as_str()))
+    .bind(d.competent.as_str())
+    .bind(&d.unit.id)
+    .bind(&d.unit.name)
+    .bind(&d.assisting_unit_ids)
+    .bind(&d.leader_id)
+    .bind(&d.rule_id)
+    .bind(d.rule_version)
+    .bind(r.review_level)
+    .bind(r.now)
+    .bind(d.skip_level)
+    .execute(&mut *tx)
+    .await?;
+    if let (Some(extra), serde_json::Value::Object(base)) =
+        (detail.as_object().cloned(), decision_detail(&d))
+    {
+        let mut merged = base;
+        merged.extend(extra);
+        *detail = serde_json::Value::Object(merged);
+    }
+    history(tx, r.case_id, r.now, r.action, detail.clone()).await?;
+    let mut p = dispatched_payload(&d, r.reason, u32::try_from(r.review_level).unwrap_or(0));
+    p.important = matter.important || matter.collective;
+    emit(
+        outbox,
+        tx,
+        r.case_id,
+        d.competent.as_str(),
+        r.now,
+        Payload::CaseDispatched(p),
+    )
+    .await?;
+    Ok(d)
 }

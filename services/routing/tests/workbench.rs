@@ -1013,3 +1013,60 @@ async fn the_import_command_stores_a_folder_or_nothing() {
     let _ = std::fs::remove_dir_all(&bad);
     ctx.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_false_repeat_is_unlinked_by_the_office_and_dispatched() {
+    let w = World::start().await;
+    seed_units(&w).await;
+    let pid = "pid-41aa";
+    let original = w
+        .register(|r| {
+            r.petitioner_pid = pid.into();
+            r.summary = LAND_1.into();
+        })
+        .await;
+    w.wait(original, "dispatched", |v| v["status"] == "dispatched")
+        .await;
+    let again = w
+        .register(|r| {
+            r.petitioner_pid = pid.into();
+            r.summary = LAND_1_AGAIN.into();
+        })
+        .await;
+    w.wait(again, "linked", |v| v["status"] == "linked").await;
+    let path = format!("/v1/cases/{again}/unlink");
+    let handler = w.ctx.token(&["handler"], Some("jxj-gt"), TOWN);
+    let (s, _) = w
+        .call("POST", &path, &handler, Some(json!({"reason": "不同地块"})))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "a unit cannot unlink");
+    let office = w
+        .ctx
+        .token(&["handler"], Some(&format!("{VILLAGE}-xfb")), VILLAGE);
+    let (s, v) = w
+        .call("POST", &path, &office, Some(json!({"reason": ""})))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(v["errors"][0]["field"], "reason");
+    let (s, v) = w
+        .call(
+            "POST",
+            &path,
+            &office,
+            Some(json!({"reason": "核实为另一地块的征地补偿，非重复信访"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["status"], "dispatched");
+    assert!(v["linked_to"].is_null());
+    let (s, _) = w
+        .call("POST", &path, &office, Some(json!({"reason": "again"})))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "no longer linked");
+    let kinds = w.events_of(again, 6).await;
+    assert_eq!(
+        kinds,
+        ["CaseRegistered", "DuplicateLinked", "CaseDispatched"]
+    );
+    w.ctx.cleanup().await;
+}

@@ -17,13 +17,13 @@ use xf_bus::Outbox;
 use xf_events::Payload;
 use xf_events::v1::{
     CaseAccepted, CaseClosed, CaseDispatched, CaseNotAccepted, CaseTransferred, DeadlineExtended,
-    ReplyIssued, ReplyOutcome, Stage,
+    EscalationReason, ReplyIssued, ReplyOutcome, Stage,
 };
 use xf_http::{FieldError, Problem, ValidJson};
 use xf_jurisdiction::Code;
 
 use crate::catalog::{Shared, office_unit_id};
-use crate::handler::{emit, history};
+use crate::handler::{Redispatch, emit, history, redispatch};
 use crate::places::Places;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -43,7 +43,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(extension_decision),
         )
         .route("/v1/cases/{id}/reply", web::post().to(reply))
-        .route("/v1/cases/{id}/close", web::post().to(close));
+        .route("/v1/cases/{id}/close", web::post().to(close))
+        .route("/v1/cases/{id}/unlink", web::post().to(unlink));
 }
 
 fn db(e: sqlx::Error) -> Problem {
@@ -1083,4 +1084,82 @@ async fn close(
         },
     )
     .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UnlinkBody {
+    reason: String,
+}
+
+/// The dispatching office (or a supervisor) finds that a case linked as a repeat is a
+/// different matter: it is unlinked and dispatched by the rules in force now.
+#[allow(clippy::too_many_arguments)]
+async fn unlink(
+    user: Authenticated,
+    path: web::Path<Uuid>,
+    body: ValidJson<UnlinkBody>,
+    pool: web::Data<PgPool>,
+    clock: web::Data<Clock>,
+    outbox: web::Data<Outbox>,
+    shared: web::Data<Shared>,
+    places: web::Data<Arc<Places>>,
+) -> Result<HttpResponse, Problem> {
+    let b = body.into_inner();
+    let mut errs = Vec::new();
+    text(&mut errs, "reason", &b.reason, 500);
+    if !errs.is_empty() {
+        return Err(Problem::validation(errs));
+    }
+    let id = path.into_inner();
+    let u = user.0;
+    let now = clock.now();
+    let mut tx = pool.begin().await.map_err(db)?;
+    let case = load(&mut tx, id, true).await?;
+    let a = access(&u, &case);
+    let office = office_unit_id(&case.jurisdiction_code);
+    let is_office = u.unit.as_deref() == Some(office.as_str()) && a.is_ok();
+    let supervises = matches!(a, Ok(Access::Overseer))
+        && (u.has_role(roles::SUPERVISOR) || u.has_role(roles::ADMIN));
+    if !(is_office || supervises) {
+        a?;
+        return Err(Problem::forbidden(format!(
+            "unlinking belongs to the office ({office}) or a supervisor over {}",
+            case.jurisdiction_code
+        )));
+    }
+    if case.status != "linked" {
+        return Err(illegal(&case, "unlink"));
+    }
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {CASE_COLUMNS} FROM cases WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(db)?;
+    let place = Code::parse(&case.matter_code)
+        .map_err(|e| Problem::validation(vec![FieldError::new("matter_code", e.to_string())]))?;
+    let cat = shared.fresh(&mut tx).await.map_err(db)?;
+    let tree = places.with(&pool, &place).await.map_err(db)?;
+    let mut detail = serde_json::json!({
+        "by": u.sub, "reason": b.reason, "was_linked_to": case.linked_to,
+    });
+    let again = Redispatch {
+        case_id: id,
+        forced: None,
+        reason: EscalationReason::Unspecified,
+        review_level: 0,
+        action: "unlinked",
+        now,
+    };
+    redispatch(&mut tx, &outbox, &cat, &tree, &row, again, &mut detail)
+        .await
+        .map_err(|e| match e {
+            xf_bus::HandleError::Transient(m) => Problem::unavailable(&m),
+            xf_bus::HandleError::Permanent(m) => Problem::conflict(m),
+        })?;
+    let after = load(&mut tx, id, false).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(HttpResponse::Ok().json(after))
 }
