@@ -62,12 +62,14 @@ pub async fn emit(
     at: DateTime<Utc>,
     payload: Payload,
 ) -> Result<(), sqlx::Error> {
-    let tier = if code.len() == 4 {
-        Tier::City
-    } else {
-        tier_of_code(code)
-    };
-    let env = xf_events::envelope(case_id, crate::SERVICE, tier, code, at, payload);
+    let env = xf_events::envelope(
+        case_id,
+        crate::SERVICE,
+        tier_of_code(code),
+        code,
+        at,
+        payload,
+    );
     outbox.put(tx, &env).await
 }
 
@@ -661,11 +663,13 @@ impl Dispatcher {
                     "from_unit_id": from_unit}),
             )
             .await?;
-            emit(
-                &self.outbox,
-                tx,
+            // The envelope keeps the county's code (the case stays in its records and
+            // statistics); the payload names the city level.
+            let env = xf_events::envelope(
                 ev.case_id,
-                &current[..4],
+                crate::SERVICE,
+                Tier::City,
+                &current,
                 now,
                 Payload::CaseDispatched(CaseDispatched {
                     unit_id: city_unit,
@@ -677,8 +681,8 @@ impl Dispatcher {
                     review_level: u32::try_from(level).unwrap_or(0),
                     ..Default::default()
                 }),
-            )
-            .await?;
+            );
+            self.outbox.put(tx, &env).await?;
             return Ok(());
         };
         let cat = self.catalog.fresh(tx).await?;
