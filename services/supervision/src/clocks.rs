@@ -100,6 +100,51 @@ pub async fn start(
     Ok(Some(id))
 }
 
+/// Starts a clock whose due moment is given (a superior body's report-back deadline),
+/// warning 3 and 1 days before; None when the case already has one for this stage.
+pub async fn start_fixed(
+    tx: &mut PgConnection,
+    outbox: &Outbox,
+    s: Start<'_>,
+    due_at: DateTime<Utc>,
+) -> Result<Option<i64>, sqlx::Error> {
+    let exists: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM clocks WHERE case_id = $1 AND stage = $2)",
+    )
+    .bind(s.case_id)
+    .bind(s.stage)
+    .fetch_one(&mut *tx)
+    .await?;
+    if exists {
+        return Ok(None);
+    }
+    let days = (due_at - s.at).num_days().max(0);
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO clocks (case_id, stage, tier, jurisdiction_code, unit_id, started_at, due_at,
+             state, period_days, policy, policy_version, review_level, trace_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'running', $8, 'superior', 0, $9, $10)
+         RETURNING id",
+    )
+    .bind(s.case_id)
+    .bind(s.stage)
+    .bind(xf_events::tier_name(xf_events::tier_of_code(s.code)))
+    .bind(s.code)
+    .bind(s.unit)
+    .bind(s.at)
+    .bind(due_at)
+    .bind(i32::try_from(days).unwrap_or(i32::MAX))
+    .bind(s.review_level)
+    .bind(xf_telemetry::current_trace_id())
+    .fetch_one(&mut *tx)
+    .await?;
+    schedule(tx, id, s.case_id, s.stage, due_at, &[3, 1], s.at).await?;
+    announce(
+        tx, outbox, s.case_id, s.code, s.stage, s.at, due_at, "superior", 0,
+    )
+    .await?;
+    Ok(Some(id))
+}
+
 /// Tells the other services (intake's citizen view, Open311, reporting) when a stage
 /// is due.
 #[allow(clippy::too_many_arguments)]

@@ -58,6 +58,10 @@ impl Handler for Clocks {
                     review_level: level,
                 };
                 clocks::start(tx, &self.outbox, start(stage)).await?;
+                if let Some(due) = xf_events::from_timestamp(d.superior_due_at.as_ref()) {
+                    // 上级交办: the result is due back to the superior body.
+                    clocks::start_fixed(tx, &self.outbox, start("superior_report"), due).await?;
+                }
                 if level == 0 && first_dispatch(tx, ev).await? {
                     clocks::start(tx, &self.outbox, start("quick_reply")).await?;
                 }
@@ -150,6 +154,8 @@ impl Handler for Clocks {
             }
             Some(Payload::CaseClosed(c)) => {
                 clocks::stop(tx, case_id, Some(&WORK), at).await?;
+                // Closing reports the result back to a superior body that transferred it.
+                clocks::stop(tx, case_id, Some(&["superior_report"]), at).await?;
                 if !c.not_accepted && !c.answered_on_spot {
                     // The follow-up visit (回访), where a policy times it.
                     clocks::start(

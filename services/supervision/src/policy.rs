@@ -15,7 +15,7 @@ use xf_http::FieldError;
 use crate::deadline::Counting;
 
 /// Stages a policy can time, with their event-contract counterparts.
-pub const STAGES: [(&str, Stage); 10] = [
+pub const STAGES: [(&str, Stage); 11] = [
     ("acceptance", Stage::Acceptance),
     ("handling", Stage::Handling),
     ("review_window", Stage::ReviewWindow),
@@ -26,6 +26,8 @@ pub const STAGES: [(&str, Stage); 10] = [
     ("reply_after_done", Stage::ReplyAfterDone),
     ("progress_notice", Stage::ProgressNotice),
     ("quick_reply", Stage::QuickReply),
+    // Its due moment comes with the transfer, not from a policy.
+    ("superior_report", Stage::SuperiorReport),
 ];
 
 pub fn stage_code(stage: &str) -> Stage {
@@ -79,6 +81,13 @@ pub fn check_stages(
     }
     for (name, raw) in stages {
         let field = format!("stages.{name}");
+        if name == "superior_report" {
+            errs.push(FieldError::new(
+                field,
+                "its due moment comes with the superior body's transfer, not from a policy",
+            ));
+            continue;
+        }
         if !STAGES.iter().any(|(n, _)| n == name) {
             errs.push(FieldError::new(
                 field,

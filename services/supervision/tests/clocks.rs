@@ -525,3 +525,81 @@ async fn timers_fire_exactly_once_across_a_restart_and_concurrent_sweepers() {
     assert_eq!(events, 600, "one breach and one escalation per clock");
     ctx.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_superior_transfer_runs_its_report_back_clock_until_closed() {
+    let mut ctx = Ctx::new().await.expect("context");
+    start(&mut ctx, &[]).await;
+    let sup = ctx.token(&["supervisor"], None, COUNTY);
+    let case = Uuid::now_v7();
+    let t0 = Utc::now();
+    let due = t0 + chrono::Duration::days(20);
+    produce(
+        &ctx,
+        case,
+        VILLAGE,
+        t0,
+        Payload::CaseDispatched(CaseDispatched {
+            unit_id: "v-xfb".into(),
+            tier: xf_events::tier_of_code(VILLAGE) as i32,
+            jurisdiction_code: VILLAGE.into(),
+            superior_reference: "杭信转〔2026〕12号".into(),
+            superior_due_at: Some(xf_events::timestamp(due)),
+            ..Default::default()
+        }),
+    )
+    .await;
+    let v = clocks_of(&ctx, case, &sup, 2).await;
+    let report = v["clocks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["stage"] == "superior_report"))
+        .cloned()
+        .expect("a report-back clock");
+    assert_eq!(
+        report["due_at"].as_str().map(at).map(|d| d.timestamp()),
+        Some(due.timestamp())
+    );
+    assert_eq!(report["policy"], "superior");
+    produce(
+        &ctx,
+        case,
+        VILLAGE,
+        t0,
+        Payload::CaseClosed(xf_events::v1::CaseClosed {
+            unit_id: "v-xfb".into(),
+            ..Default::default()
+        }),
+    )
+    .await;
+    eventually("stopped on closing", Duration::from_secs(60), || async {
+        let (_, v) = call(
+            &ctx,
+            "GET",
+            &format!("/v1/cases/{case}/deadlines"),
+            &sup,
+            None,
+        )
+        .await;
+        v["clocks"]
+            .as_array()?
+            .iter()
+            .any(|c| c["stage"] == "superior_report" && c["state"] == "stopped")
+            .then_some(())
+    })
+    .await;
+    // A policy cannot time it.
+    let admin = ctx.token(&["admin"], None, COUNTY);
+    let (s, v) = call(
+        &ctx,
+        "PUT",
+        "/v1/policies/p",
+        &admin,
+        Some(json!({
+        "name": "x", "jurisdiction_code": COUNTY,
+        "stages": {"superior_report": {"days": 10}}})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(v["errors"][0]["field"], "stages.superior_report");
+    ctx.cleanup().await;
+}
