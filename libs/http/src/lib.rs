@@ -333,6 +333,22 @@ pub async fn not_found() -> HttpResponse {
         .error_response()
 }
 
+/// Checks a required free text: not blank and at most `max` characters.
+pub fn require_text(errs: &mut Vec<FieldError>, field: &str, v: &str, max: usize) {
+    if v.trim().is_empty() {
+        errs.push(FieldError::new(field, "must not be empty"));
+    } else {
+        limit_text(errs, field, v, max);
+    }
+}
+
+/// Checks an optional free text: at most `max` characters.
+pub fn limit_text(errs: &mut Vec<FieldError>, field: &str, v: &str, max: usize) {
+    if v.chars().count() > max {
+        errs.push(FieldError::new(field, format!("at most {max} characters")));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

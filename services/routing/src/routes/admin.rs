@@ -83,14 +83,6 @@ fn yes() -> bool {
     true
 }
 
-fn check_text(errs: &mut Vec<FieldError>, field: &str, v: &str, max: usize) {
-    if v.trim().is_empty() {
-        errs.push(FieldError::new(field, "must not be empty"));
-    } else if v.chars().count() > max {
-        errs.push(FieldError::new(field, format!("at most {max} characters")));
-    }
-}
-
 async fn put_unit(
     user: Authenticated,
     path: web::Path<String>,
@@ -109,7 +101,7 @@ async fn put_unit(
             "1 to 64 letters, digits, '-', '_', '.' or ':'",
         ));
     }
-    check_text(&mut errs, "name", &u.name, 100);
+    xf_http::require_text(&mut errs, "name", &u.name, 100);
     let kind = UnitKind::parse(&u.kind);
     if kind.is_none() {
         errs.push(FieldError::new(
@@ -130,14 +122,14 @@ async fn put_unit(
         }
     }
     for (i, c) in u.categories.iter().enumerate() {
-        check_text(&mut errs, &format!("categories[{i}]"), c, 40);
+        xf_http::require_text(&mut errs, &format!("categories[{i}]"), c, 40);
     }
     for (f, v) in [
         ("leader_in_charge", &u.leader_in_charge),
         ("top_leader", &u.top_leader),
     ] {
         if let Some(v) = v {
-            check_text(&mut errs, f, v, 100);
+            xf_http::require_text(&mut errs, f, v, 100);
         }
     }
     if !errs.is_empty() {
@@ -313,7 +305,7 @@ async fn put_rule(
         ));
     }
     if let Some(c) = &r.category {
-        check_text(&mut errs, "category", c, 40);
+        xf_http::require_text(&mut errs, "category", c, 40);
     }
     let scope = r.jurisdiction_code.clone().unwrap_or_default();
     if let Some(j) = &r.jurisdiction_code {
@@ -413,7 +405,7 @@ async fn put_rule(
             "must be after effective_from",
         ));
     }
-    check_len(&mut errs, "note", &r.note, 500);
+    xf_http::limit_text(&mut errs, "note", &r.note, 500);
     if !errs.is_empty() {
         return Err(Problem::validation(errs));
     }
@@ -532,12 +524,6 @@ async fn put_rule(
     };
     let mut status = status;
     Ok(status.json(candidate))
-}
-
-fn check_len(errs: &mut Vec<FieldError>, field: &str, v: &str, max: usize) {
-    if v.chars().count() > max {
-        errs.push(FieldError::new(field, format!("at most {max} characters")));
-    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -646,9 +646,9 @@ async fn not_accept(
 ) -> Result<HttpResponse, Problem> {
     let b = body.into_inner();
     let mut errs = Vec::new();
-    text(&mut errs, "reason", &b.reason, 500);
+    xf_http::require_text(&mut errs, "reason", &b.reason, 500);
     if let Some(r) = &b.referral_channel {
-        text(&mut errs, "referral_channel", r, 100);
+        xf_http::require_text(&mut errs, "referral_channel", r, 100);
     }
     if !errs.is_empty() {
         return Err(Problem::validation(errs));
@@ -684,14 +684,6 @@ async fn not_accept(
     .await
 }
 
-fn text(errs: &mut Vec<FieldError>, field: &str, v: &str, max: usize) {
-    if v.trim().is_empty() {
-        errs.push(FieldError::new(field, "must not be empty"));
-    } else if v.chars().count() > max {
-        errs.push(FieldError::new(field, format!("at most {max} characters")));
-    }
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TransferBody {
@@ -713,7 +705,7 @@ async fn transfer(
 ) -> Result<HttpResponse, Problem> {
     let b = body.into_inner();
     let mut errs = Vec::new();
-    text(&mut errs, "reason", &b.reason, 500);
+    xf_http::require_text(&mut errs, "reason", &b.reason, 500);
     let cat = shared.get();
     let tree = places.get();
     let target = cat.unit(&b.to_unit_id, |code| {
@@ -895,7 +887,7 @@ async fn extension(
     if !(1..=30).contains(&b.days) {
         errs.push(FieldError::new("days", "from 1 to 30 (信访条例 Art. 33)"));
     }
-    text(&mut errs, "reason", &b.reason, 500);
+    xf_http::require_text(&mut errs, "reason", &b.reason, 500);
     if !errs.is_empty() {
         return Err(Problem::validation(errs));
     }
@@ -1007,7 +999,7 @@ async fn reply(
             None
         }
     };
-    text(&mut errs, "text", &b.text, 10_000);
+    xf_http::require_text(&mut errs, "text", &b.text, 10_000);
     if !errs.is_empty() {
         return Err(Problem::validation(errs));
     }
@@ -1107,7 +1099,7 @@ async fn unlink(
 ) -> Result<HttpResponse, Problem> {
     let b = body.into_inner();
     let mut errs = Vec::new();
-    text(&mut errs, "reason", &b.reason, 500);
+    xf_http::require_text(&mut errs, "reason", &b.reason, 500);
     if !errs.is_empty() {
         return Err(Problem::validation(errs));
     }

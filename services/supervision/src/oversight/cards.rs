@@ -17,7 +17,7 @@ use xf_events::v1::{CaseEscalated, EscalationReason, Stage, SupervisionCardIssue
 use xf_http::{FieldError, Problem, ValidJson};
 
 use super::registry::current;
-use super::{OVERSEERS, db, ident, scope_filter, text, tier_of};
+use super::{OVERSEERS, db, ident, scope_filter, tier_of};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/cards", web::post().to(issue))
@@ -171,7 +171,7 @@ async fn issue(
     let b = body.into_inner();
     let now = clock.now();
     let mut errs = Vec::new();
-    text(&mut errs, "instruction", &b.instruction, 2000);
+    xf_http::require_text(&mut errs, "instruction", &b.instruction, 2000);
     ident(&mut errs, "undertaking_unit_id", &b.undertaking_unit_id);
     if b.due_at <= now {
         errs.push(FieldError::new("due_at", "must be in the future"));
@@ -548,7 +548,7 @@ async fn progress(
 ) -> Result<HttpResponse, Problem> {
     let b = body.into_inner();
     let mut errs = Vec::new();
-    text(&mut errs, "text", &b.text, 5000);
+    xf_http::require_text(&mut errs, "text", &b.text, 5000);
     if !errs.is_empty() {
         return Err(Problem::validation(errs));
     }
@@ -590,7 +590,7 @@ async fn complete(
 ) -> Result<HttpResponse, Problem> {
     let b = body.into_inner();
     let mut errs = Vec::new();
-    text(&mut errs, "result", &b.result, 5000);
+    xf_http::require_text(&mut errs, "result", &b.result, 5000);
     if !errs.is_empty() {
         return Err(Problem::validation(errs));
     }
@@ -626,7 +626,7 @@ async fn urge(
 ) -> Result<HttpResponse, Problem> {
     let b = body.into_inner();
     let mut errs = Vec::new();
-    text(&mut errs, "note", &b.note, 2000);
+    xf_http::require_text(&mut errs, "note", &b.note, 2000);
     if !errs.is_empty() {
         return Err(Problem::validation(errs));
     }

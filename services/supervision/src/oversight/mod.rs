@@ -147,15 +147,6 @@ pub(crate) fn parse_time(
     }
 }
 
-/// Checks a required free text of at most `max` characters.
-pub(crate) fn text(errs: &mut Vec<FieldError>, field: &str, v: &str, max: usize) {
-    if v.trim().is_empty() {
-        errs.push(FieldError::new(field, "must not be empty"));
-    } else if v.chars().count() > max {
-        errs.push(FieldError::new(field, format!("at most {max} characters")));
-    }
-}
-
 /// Checks an identifier (unit or leader id): 1 to 100 characters, no control characters.
 pub(crate) fn ident(errs: &mut Vec<FieldError>, field: &str, v: &str) {
     if v.trim().is_empty() {

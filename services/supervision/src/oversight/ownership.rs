@@ -16,7 +16,7 @@ use xf_events::v1::{LeaderOwnershipAssigned, LeaderOwnershipReleased};
 use xf_http::{FieldError, Problem, ValidJson};
 
 use super::registry::current;
-use super::{OVERSEERS, db, ident, scope_filter, text, tier_of};
+use super::{OVERSEERS, db, ident, scope_filter, tier_of};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/cases/{id}/ownership", web::post().to(assign))
@@ -163,7 +163,7 @@ async fn assign(
     let b = body.into_inner();
     let mut errs = Vec::new();
     ident(&mut errs, "leader_id", &b.leader_id);
-    text(&mut errs, "leader_title", &b.leader_title, 100);
+    xf_http::require_text(&mut errs, "leader_title", &b.leader_title, 100);
     let duties = check_duties(&mut errs, b.duties.as_deref());
     if !errs.is_empty() {
         return Err(Problem::validation(errs));
@@ -256,7 +256,7 @@ async fn release(
     let case_id = path.into_inner();
     let b = body.into_inner();
     let mut errs = Vec::new();
-    text(&mut errs, "reason", &b.reason, 500);
+    xf_http::require_text(&mut errs, "reason", &b.reason, 500);
     if !errs.is_empty() {
         return Err(Problem::validation(errs));
     }
