@@ -346,6 +346,19 @@ async fn units_and_rules_are_versioned_validated_and_explain_the_dispatch() {
         "important matter: top leader"
     );
     assert_eq!(e["skip_level"], false, "filed at the competent county");
+    // An urgent matter alerts the units and leaders concerned at once (R5).
+    let records = read_topic(&w.ctx.brokers, &w.ctx.topic, 5, Duration::from_secs(30)).await;
+    let alert = records
+        .iter()
+        .filter_map(|r| xf_events::decode(&r.payload).ok())
+        .filter(|ev| ev.case_id == second)
+        .find_map(|ev| match ev.payload() {
+            Some(Payload::UrgentAlertRaised(a)) => Some(a.clone()),
+            _ => None,
+        })
+        .expect("an alert");
+    assert_eq!(alert.unit_ids, ["tlx-zrzy", "330122-xfb"]);
+    assert_eq!(alert.leader_ids, ["tlx-zrzy-主要领导", "tlx-zrzy-分管领导"]);
     let (_, e1) = w
         .call("GET", &format!("/v1/cases/{first}/routing"), &office, None)
         .await;
