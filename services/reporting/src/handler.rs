@@ -100,26 +100,30 @@ impl Handler for Facts {
 
 /// Facts beyond the status: the owning leader, the issue group, overdue, skip-level.
 async fn flags(tx: &mut PgConnection, ev: &Event, p: &Payload) -> Result<(), sqlx::Error> {
-    let (column, value): (&str, serde_json::Value) = match p {
-        Payload::LeaderOwnershipAssigned(l) => ("leader_title", l.leader_title.clone().into()),
-        Payload::LeaderOwnershipReleased(_) => ("leader_title", serde_json::Value::Null),
-        Payload::CollectiveIssueGrouped(g) => ("group_id", g.group_id.clone().into()),
-        Payload::DeadlineBreached(_) => ("overdue", true.into()),
+    let q = match p {
+        Payload::LeaderOwnershipAssigned(l) => {
+            sqlx::query("UPDATE case_facts SET leader_title = $2 WHERE case_id = $1")
+                .bind(ev.case_id)
+                .bind(l.leader_title.clone())
+        }
+        Payload::LeaderOwnershipReleased(_) => {
+            sqlx::query("UPDATE case_facts SET leader_title = NULL WHERE case_id = $1")
+                .bind(ev.case_id)
+        }
+        Payload::CollectiveIssueGrouped(g) => {
+            sqlx::query("UPDATE case_facts SET group_id = $2::uuid WHERE case_id = $1")
+                .bind(ev.case_id)
+                .bind(g.group_id.clone())
+        }
+        Payload::DeadlineBreached(_) => {
+            sqlx::query("UPDATE case_facts SET overdue = TRUE WHERE case_id = $1").bind(ev.case_id)
+        }
         Payload::CaseEscalated(e) if e.reason == EscalationReason::SkipLevel as i32 => {
-            ("skip_level", true.into())
+            sqlx::query("UPDATE case_facts SET skip_level = TRUE WHERE case_id = $1")
+                .bind(ev.case_id)
         }
         _ => return Ok(()),
     };
-    let sql = match column {
-        "leader_title" => "UPDATE case_facts SET leader_title = $2 ->> 0 WHERE case_id = $1",
-        "group_id" => "UPDATE case_facts SET group_id = ($2 ->> 0)::uuid WHERE case_id = $1",
-        "overdue" => "UPDATE case_facts SET overdue = TRUE WHERE case_id = $1",
-        _ => "UPDATE case_facts SET skip_level = TRUE WHERE case_id = $1",
-    };
-    sqlx::query(sql)
-        .bind(ev.case_id)
-        .bind(serde_json::json!([value]))
-        .execute(tx)
-        .await?;
+    q.execute(tx).await?;
     Ok(())
 }

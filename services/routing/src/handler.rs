@@ -703,9 +703,29 @@ impl Dispatcher {
             action: "redispatched_up",
             now,
         };
-        redispatch(tx, &self.outbox, &cat, &tree, &row, again, &mut detail).await?;
+        let stored = Stored {
+            category: row.get("category"),
+            matter_code: row.get("matter_code"),
+            office_code: row.get("office_code"),
+            collective: row.get("collective"),
+            important: row.get("important"),
+            confidential: row.get("confidential"),
+            excluded_unit_id: row.get("excluded_unit_id"),
+        };
+        redispatch(tx, &self.outbox, &cat, &tree, &stored, again, &mut detail).await?;
         Ok(())
     }
+}
+
+/// What routing stored of a matter, to decide for it again.
+pub struct Stored<'a> {
+    pub category: &'a str,
+    pub matter_code: &'a str,
+    pub office_code: Option<&'a str>,
+    pub collective: bool,
+    pub important: bool,
+    pub confidential: bool,
+    pub excluded_unit_id: Option<&'a str>,
 }
 
 /// A new decision for a case routing already holds.
@@ -727,31 +747,26 @@ pub async fn redispatch(
     outbox: &Outbox,
     cat: &crate::catalog::Catalog,
     tree: &xf_jurisdiction::Tree,
-    row: &sqlx::postgres::PgRow,
+    stored: &Stored<'_>,
     r: Redispatch<'_>,
     detail: &mut serde_json::Value,
 ) -> Result<Decision, HandleError> {
-    let place = Code::parse(row.get::<&str, _>("matter_code"))
+    let place = Code::parse(stored.matter_code)
         .map_err(|e| HandleError::Permanent(format!("matter_code: {e}")))?;
-    let category: String = row.get("category");
-    let excluded: Option<String> = row.get("excluded_unit_id");
-    let confidential: bool = row.get("confidential");
-    let office = row
-        .get::<Option<&str>, _>("office_code")
-        .and_then(|c| Code::parse(c).ok());
+    let office = stored.office_code.and_then(|c| Code::parse(c).ok());
     let matter = Matter {
-        category: &category,
+        category: stored.category,
         place: &place,
         office: if r.forced.is_none() {
             office.as_ref()
         } else {
             None
         },
-        collective: row.get("collective"),
-        important: row.get("important"),
+        collective: stored.collective,
+        important: stored.important,
         superior: false,
-        accusation: confidential || excluded.is_some(),
-        excluded_unit: excluded.as_deref(),
+        accusation: stored.confidential || stored.excluded_unit_id.is_some(),
+        excluded_unit: stored.excluded_unit_id,
     };
     let d = decide(cat, tree, &matter, r.now, r.forced)
         .map_err(|e| HandleError::Permanent(e.to_string()))?;

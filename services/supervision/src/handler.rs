@@ -25,6 +25,17 @@ const WORK: [&str; 6] = [
     "progress_notice",
 ];
 
+/// What closing a case stops: the work and the report back to a superior body.
+const CLOSING: [&str; 7] = [
+    "acceptance",
+    "handling",
+    "review",
+    "rereview",
+    "quick_reply",
+    "progress_notice",
+    "superior_report",
+];
+
 impl Handler for Clocks {
     async fn handle(&self, tx: &mut PgConnection, ev: &Event) -> Result<(), HandleError> {
         crate::oversight::on_event(tx, ev, &self.outbox, self.clock.now()).await?;
@@ -153,9 +164,8 @@ impl Handler for Clocks {
                 Ok(())
             }
             Some(Payload::CaseClosed(c)) => {
-                clocks::stop(tx, case_id, Some(&WORK), at).await?;
-                // Closing reports the result back to a superior body that transferred it.
-                clocks::stop(tx, case_id, Some(&["superior_report"]), at).await?;
+                // Closing also reports the result back to a superior body (上级交办).
+                clocks::stop(tx, case_id, Some(&CLOSING), at).await?;
                 if !c.not_accepted && !c.answered_on_spot {
                     // The follow-up visit (回访), where a policy times it.
                     clocks::start(

@@ -23,7 +23,7 @@ use xf_http::{FieldError, Problem, ValidJson};
 use xf_jurisdiction::Code;
 
 use crate::catalog::{Shared, office_unit_id};
-use crate::handler::{Redispatch, emit, history, redispatch};
+use crate::handler::{Redispatch, Stored, emit, history, redispatch};
 use crate::places::Places;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -492,20 +492,7 @@ async fn act(
                 ));
             }
         }
-        Who::DispatchingOffice => {
-            let office = office_unit_id(&case.jurisdiction_code);
-            let is_office = cx.user.unit.as_deref() == Some(office.as_str());
-            let excluded = cx.user.unit.is_some() && cx.user.unit == case.excluded_unit_id;
-            let supervises = matches!(a, Ok(Access::Overseer))
-                && (cx.user.has_role(roles::SUPERVISOR) || cx.user.has_role(roles::ADMIN));
-            if excluded || !(is_office || supervises) {
-                a?;
-                return Err(Problem::forbidden(format!(
-                    "this decision belongs to the dispatching office ({office}) or a supervisor over {}",
-                    case.jurisdiction_code
-                )));
-            }
-        }
+        Who::DispatchingOffice => office_decides(&cx.user, &case, a, "this decision")?,
     }
     let now = cx.clock.now();
     let (mv, upd) = step(&case, now)?;
@@ -560,6 +547,28 @@ async fn act(
 enum Who {
     LeadHandler,
     DispatchingOffice,
+}
+
+/// Decisions on a case (approvals, unlinking) belong to the letters-and-visits office
+/// of its jurisdiction or to a supervisor over it; never to the accused unit.
+fn office_decides(
+    user: &Claims,
+    case: &CaseView,
+    access: Result<Access, Problem>,
+    what: &str,
+) -> Result<(), Problem> {
+    let office = office_unit_id(&case.jurisdiction_code);
+    let is_office = user.unit.as_deref() == Some(office.as_str());
+    let supervises = matches!(access, Ok(Access::Overseer))
+        && (user.has_role(roles::SUPERVISOR) || user.has_role(roles::ADMIN));
+    match access {
+        Err(p) if !is_office || case.excluded_unit_id.as_deref() == Some(office.as_str()) => Err(p),
+        _ if is_office || supervises => Ok(()),
+        _ => Err(Problem::forbidden(format!(
+            "{what} belongs to the dispatching office ({office}) or a supervisor over {}",
+            case.jurisdiction_code
+        ))),
+    }
 }
 
 /// Column changes besides the status.
@@ -1108,28 +1117,10 @@ async fn unlink(
     let now = clock.now();
     let mut tx = pool.begin().await.map_err(db)?;
     let case = load(&mut tx, id, true).await?;
-    let a = access(&u, &case);
-    let office = office_unit_id(&case.jurisdiction_code);
-    let is_office = u.unit.as_deref() == Some(office.as_str()) && a.is_ok();
-    let supervises = matches!(a, Ok(Access::Overseer))
-        && (u.has_role(roles::SUPERVISOR) || u.has_role(roles::ADMIN));
-    if !(is_office || supervises) {
-        a?;
-        return Err(Problem::forbidden(format!(
-            "unlinking belongs to the office ({office}) or a supervisor over {}",
-            case.jurisdiction_code
-        )));
-    }
+    office_decides(&u, &case, access(&u, &case), "unlinking")?;
     if case.status != "linked" {
         return Err(illegal(&case, "unlink"));
     }
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {CASE_COLUMNS} FROM cases WHERE id = $1"
-    )))
-    .bind(id)
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(db)?;
     let place = Code::parse(&case.matter_code)
         .map_err(|e| Problem::validation(vec![FieldError::new("matter_code", e.to_string())]))?;
     let cat = shared.fresh(&mut tx).await.map_err(db)?;
@@ -1145,7 +1136,16 @@ async fn unlink(
         action: "unlinked",
         now,
     };
-    redispatch(&mut tx, &outbox, &cat, &tree, &row, again, &mut detail)
+    let stored = Stored {
+        category: &case.category,
+        matter_code: &case.matter_code,
+        office_code: case.office_code.as_deref(),
+        collective: case.collective,
+        important: case.important,
+        confidential: case.confidential,
+        excluded_unit_id: case.excluded_unit_id.as_deref(),
+    };
+    redispatch(&mut tx, &outbox, &cat, &tree, &stored, again, &mut detail)
         .await
         .map_err(|e| match e {
             xf_bus::HandleError::Transient(m) => Problem::unavailable(&m),
