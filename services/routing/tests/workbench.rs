@@ -1083,3 +1083,65 @@ async fn a_false_repeat_is_unlinked_by_the_office_and_dispatched() {
     );
     w.ctx.cleanup().await;
 }
+
+#[tokio::test]
+async fn the_worklist_pages_by_cursor_and_lists_assisted_cases() {
+    let w = World::start().await;
+    seed_units(&w).await;
+    let (s, _) = w
+        .put_rule(
+            "land-town",
+            json!({
+                "category": "land", "competent_tier": "township", "lead_unit_kind": "township_office",
+                "assisting_unit_ids": ["tlx-zrzy"], "effective_from": "2020-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let mut cases = Vec::new();
+    for _ in 0..3 {
+        let c = w.register(|_| {}).await;
+        w.wait(c, "dispatched", |v| v["status"] == "dispatched")
+            .await;
+        cases.push(c.to_string());
+    }
+    let gt = w.ctx.token(&["handler"], Some("jxj-gt"), TOWN);
+    let ids = |v: &Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter_map(|i| i["id"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let (s, p1) = w.call("GET", "/v1/worklist?limit=2", &gt, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let cursor = p1["next_cursor"].as_str().expect("a next page").to_owned();
+    let (_, p2) = w
+        .call(
+            "GET",
+            &format!("/v1/worklist?limit=2&cursor={cursor}"),
+            &gt,
+            None,
+        )
+        .await;
+    assert!(p2["next_cursor"].is_null(), "{p2}");
+    let mut all = ids(&p1);
+    all.extend(ids(&p2));
+    // Newest dispatch first, each case once.
+    cases.reverse();
+    assert_eq!(all, cases);
+    let (s, v) = w
+        .call("GET", "/v1/worklist?cursor=not-one", &gt, None)
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(v["errors"][0]["field"], "cursor");
+    // The assisting unit lists them under role=assisting, not as its own.
+    let zr = w.ctx.token(&["handler"], Some("tlx-zrzy"), COUNTY);
+    let (_, v) = w
+        .call("GET", "/v1/worklist?role=assisting", &zr, None)
+        .await;
+    assert_eq!(ids(&v).len(), 3);
+    let (_, v) = w.call("GET", "/v1/worklist", &zr, None).await;
+    assert_eq!(ids(&v).len(), 0);
+    w.ctx.cleanup().await;
+}
