@@ -6,9 +6,11 @@ export XINFANG_CACHE ?= $(HOME)/.cache/xinfang
 export XINFANG_RUN ?= $(CURDIR)/.run
 export CARGO_TERM_COLOR ?= never
 # Tests use the local database and broker started by `make stack`.
-export XINFANG_TEST_DATABASE_URL ?= postgres://xinfang:xinfang@127.0.0.1:5432/xinfang_test
+export XINFANG_TEST_DB ?= xinfang_test
+export XINFANG_TEST_DATABASE_URL ?= postgres://xinfang:xinfang@127.0.0.1:5432/$(XINFANG_TEST_DB)
 # A broker of their own (in memory, fresh each run) keeps tests apart from the demo's.
 export XINFANG_TEST_BROKERS ?= 127.0.0.1:19092
+TEST_BROKER_PORT := $(lastword $(subst :, ,$(XINFANG_TEST_BROKERS)))
 TEST_BROKER := XINFANG_RUN=$(XINFANG_RUN)/test-broker bash scripts/stack/broker.sh
 
 CARGO ?= cargo
@@ -77,7 +79,7 @@ lint: deps
 
 test-broker: stack
 	@$(TEST_BROKER) stop
-	@$(TEST_BROKER) start --memory --port 19092
+	@$(TEST_BROKER) start --memory --port $(TEST_BROKER_PORT)
 
 # The independent Open311 client the Open311 tests drive (a Python venv, cached).
 open311-client:

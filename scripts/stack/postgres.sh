@@ -4,7 +4,7 @@
 #   scripts/stack/postgres.sh ensure              start/install Postgres, create roles, databases, schemas
 #   scripts/stack/postgres.sh url [SERVICE]       print a connection URL (SERVICE: intake routing
 #                                                 supervision scheduling reporting; or admin, test)
-#   scripts/stack/postgres.sh drop-test-schemas   drop every schema named t_* in database xinfang_test
+#   scripts/stack/postgres.sh drop-test-schemas   drop every schema named t_* in the test database
 #   scripts/stack/postgres.sh status              print whether Postgres answers (exit 0 yes, 3 no)
 #
 # Development credentials only: role xinfang/xinfang (superuser) owns databases
@@ -14,6 +14,8 @@
 # Environment:
 #   XINFANG_RUN                          logs go to $XINFANG_RUN/logs/postgres*.log
 #   XINFANG_CACHE                        holds the lock file postgres-ensure.lock
+#   XINFANG_TEST_DB                      name of the test database (xinfang_test); a checkout
+#                                        running its tests beside another's uses its own
 #   XINFANG_PG_RAISE_MAX_CONNECTIONS=1   also raise max_connections to 200 (with a
 #                                        restart) on a cluster this script did not create
 #   XINFANG_PG_PORT / XINFANG_PG_CLUSTER port (5432) and Debian cluster name (main);
@@ -33,7 +35,7 @@ SERVICES=(intake routing supervision scheduling reporting)
 ADMIN_ROLE=xinfang
 ADMIN_PASSWORD=xinfang
 DB_MAIN=xinfang
-DB_TEST=xinfang_test
+DB_TEST="${XINFANG_TEST_DB:-xinfang_test}"
 
 admin_url() { echo "postgres://$ADMIN_ROLE:$ADMIN_PASSWORD@$PG_HOST:$PG_PORT/${1:-$DB_MAIN}"; }
 service_url() { echo "postgres://xf_$1:xf_$1@$PG_HOST:$PG_PORT/$DB_MAIN"; }
@@ -373,7 +375,7 @@ cmd_drop_test_schemas() {
         return 0
     fi
     log "dropping $n t_* schema(s) in $DB_TEST (log: $PG_LOG)"
-    psql -X -w -q -v ON_ERROR_STOP=1 "$url" >>"$PG_LOG" 2>&1 <<'SQL' || die_log "dropping t_* schemas in xinfang_test failed" "$PG_LOG"
+    psql -X -w -q -v ON_ERROR_STOP=1 "$url" >>"$PG_LOG" 2>&1 <<'SQL' || die_log "dropping t_* schemas in $DB_TEST failed" "$PG_LOG"
 SELECT format('DROP SCHEMA IF EXISTS %I CASCADE', nspname)
   FROM pg_namespace
  WHERE nspname LIKE 't\_%'
