@@ -92,16 +92,21 @@ where
             Err(e) => fail(&e),
         };
     }
-    let _guard = match xf_telemetry::init(bin.name, &settings.telemetry) {
-        Ok(g) => g,
-        Err(e) => return fail(&e),
-    };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => return fail(&e),
+    };
+    // The OTLP exporter's channel lives on the runtime, so it is made inside it; the
+    // guard is dropped (flushing spans) before the runtime.
+    let _guard = {
+        let _in_runtime = rt.enter();
+        match xf_telemetry::init(bin.name, &settings.telemetry) {
+            Ok(g) => g,
+            Err(e) => return fail(&e),
+        }
     };
     let result = rt.block_on(async move {
         match command {

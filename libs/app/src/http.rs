@@ -24,10 +24,23 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(metrics));
 }
 
+/// The frame's own endpoints, merged into every service's OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(livez, readyz, metrics))]
+pub(crate) struct FrameDoc;
+
+/// Alive: the process answers.
+#[utoipa::path(get, path = "/health/livez", tag = "health",
+    responses((status = 200, description = "The process is alive")))]
 async fn livez() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
+/// Ready: the database and the broker are reachable.
+#[utoipa::path(get, path = "/health/readyz", tag = "health",
+    responses((status = 200, description = "Database and broker reachable"),
+        (status = 503, description = "A dependency is unreachable, each named", body = xf_http::Problem,
+            content_type = "application/problem+json")))]
 async fn readyz(r: web::Data<Readiness>) -> HttpResponse {
     let db = tokio::time::timeout(
         Duration::from_secs(2),
@@ -57,6 +70,9 @@ async fn readyz(r: web::Data<Readiness>) -> HttpResponse {
     }
 }
 
+/// Prometheus metrics (text format).
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, description = "Metrics in the Prometheus text format", content_type = "text/plain")))]
 async fn metrics() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")

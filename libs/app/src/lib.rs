@@ -9,6 +9,51 @@ mod http;
 mod startup;
 
 pub use clock::Clock;
+
+/// The service's OpenAPI document at `GET /openapi.json`: its own paths and the frame's
+/// (health, metrics).
+pub mod openapi {
+    use utoipa::OpenApi;
+
+    /// The document `D` with the frame's endpoints merged in.
+    pub fn document<D: OpenApi>() -> utoipa::openapi::OpenApi {
+        with_frame(D::openapi())
+    }
+
+    /// A service's document with the frame's endpoints merged in.
+    pub fn with_frame(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+        doc.merge(crate::http::FrameDoc::openapi());
+        doc.merge(OpenApiDoc::openapi());
+        doc
+    }
+
+    #[derive(OpenApi)]
+    #[openapi(paths(openapi_json))]
+    struct OpenApiDoc;
+
+    /// This document.
+    #[utoipa::path(get, path = "/openapi.json", tag = "health",
+        responses((status = 200, description = "The OpenAPI 3.1 document of this service")))]
+    #[allow(dead_code)]
+    fn openapi_json() {}
+
+    /// Serves [`document`] as `GET /openapi.json`.
+    pub fn route<D: OpenApi>(cfg: &mut actix_web::web::ServiceConfig) {
+        serve(cfg, D::openapi());
+    }
+
+    /// Serves `doc`, with the frame's endpoints, as `GET /openapi.json`.
+    pub fn serve(cfg: &mut actix_web::web::ServiceConfig, doc: utoipa::openapi::OpenApi) {
+        let doc = with_frame(doc);
+        cfg.route(
+            "/openapi.json",
+            actix_web::web::get().to(move || {
+                let doc = doc.clone();
+                async move { actix_web::HttpResponse::Ok().json(doc) }
+            }),
+        );
+    }
+}
 pub use config::{ConfigError, HttpSettings, Keys, Settings, Validate};
 pub use startup::{Application, ServiceSpec};
 

@@ -132,7 +132,7 @@ impl<H: Handler> Application<H> {
             let routes = routes.clone();
             App::new()
                 .wrap(from_fn(move |req, next| http::track(name, req, next)))
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<xf_telemetry::policy::RootSpan>::new())
                 .app_data(web::Data::new(verifier.clone()))
                 .app_data(web::Data::new(BodyLimit(limit)))
                 .app_data(web::Data::new(clock.clone()))

@@ -126,7 +126,16 @@ impl Verifier {
         })?;
         let mut v = Validation::new(alg.jwt());
         v.leeway = 30;
-        v.set_required_spec_claims(&["exp", "sub"]);
+        // A configured issuer or audience must be present in the token, not merely
+        // right when present.
+        let mut required = vec!["exp", "sub"];
+        if issuer.is_some() {
+            required.push("iss");
+        }
+        if audience.is_some() {
+            required.push("aud");
+        }
+        v.set_required_spec_claims(&required);
         match issuer {
             Some(i) => v.set_issuer(&[i]),
             None => v.iss = None,
@@ -295,6 +304,48 @@ mod tests {
         forged.push(if token.ends_with('A') { 'B' } else { 'A' });
         assert_eq!(v.verify(&forged).expect_err("forged").status, 401);
         assert_eq!(v.verify("abc.def").expect_err("garbage").status, 401);
+        // With an audience configured, a token without one, or with another, is refused.
+        let strict = Verifier::from_pem(
+            dev::PUBLIC_PEM.as_bytes(),
+            KeyAlgorithm::EdDSA,
+            Some("idp"),
+            Some("xinfang"),
+        )
+        .expect("key");
+        let mut c = claims("u1", &[], None, "330122", 60);
+        assert_eq!(
+            strict
+                .verify(&s.sign(&c).expect("signs"))
+                .expect_err("no aud")
+                .status,
+            401
+        );
+        c.iss = Some("idp".into());
+        assert_eq!(
+            strict
+                .verify(&s.sign(&c).expect("signs"))
+                .expect_err("no aud")
+                .status,
+            401
+        );
+        c.aud = Some("other".into());
+        assert_eq!(
+            strict
+                .verify(&s.sign(&c).expect("signs"))
+                .expect_err("wrong aud")
+                .status,
+            401
+        );
+        c.aud = Some("xinfang".into());
+        assert!(strict.verify(&s.sign(&c).expect("signs")).is_ok());
+        c.iss = None;
+        assert_eq!(
+            strict
+                .verify(&s.sign(&c).expect("signs"))
+                .expect_err("no iss")
+                .status,
+            401
+        );
         let bad_scope = claims("u1", &[], None, "33x", 60);
         assert_eq!(
             v.verify(&s.sign(&bad_scope).expect("signs"))

@@ -104,7 +104,7 @@ impl Code {
 }
 
 /// One failing field.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,
@@ -119,13 +119,17 @@ impl FieldError {
     }
 }
 
-/// A problem+json response.
-#[derive(Debug, Clone, Serialize)]
+/// A problem+json response (RFC 9457).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     #[serde(rename = "type")]
     pub type_uri: String,
     pub title: String,
     pub status: u16,
+    /// A stable code: invalid_json, validation_failed, unsupported_media_type,
+    /// payload_too_large, unauthenticated, forbidden, not_found, method_not_allowed,
+    /// conflict, rate_limited, unavailable, internal.
+    #[schema(value_type = String)]
     pub code: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
@@ -393,5 +397,28 @@ mod tests {
         assert!(is_json_content_type("application/json; charset=utf-8"));
         assert!(is_json_content_type("application/merge-patch+json"));
         assert!(!is_json_content_type("text/plain"));
+    }
+}
+
+/// OpenAPI helpers every service's document uses.
+pub mod openapi {
+    use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+    /// Adds the `bearer` (JWT) security scheme that secured operations name.
+    pub struct BearerSecurity;
+
+    impl utoipa::Modify for BearerSecurity {
+        fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+            let components = openapi.components.get_or_insert_with(Default::default);
+            components.add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .bearer_format("JWT")
+                        .build(),
+                ),
+            );
+        }
     }
 }

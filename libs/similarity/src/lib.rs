@@ -27,6 +27,9 @@
 use std::cmp::Ordering;
 use std::fmt;
 
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+
 /// The hashed shingles of a normalised text: sorted ascending, without duplicates. Values
 /// made by [`Signature::of`] are below 2³¹, so they fit an `i32` (a Postgres `INT4`)
 /// unchanged.
@@ -34,9 +37,23 @@ use std::fmt;
 pub struct Signature(Vec<u32>);
 
 impl Signature {
-    /// The signature of `text`: its unigrams and bigrams after normalisation, hashed.
+    /// The signature of `text`: its unigrams and bigrams after normalisation, hashed
+    /// with the public FNV-1a hash (for the labelled-set measurements and tests).
     pub fn of(text: &str) -> Signature {
-        signature_with(text, SHINGLING)
+        signature_with(text, SHINGLING, &Hash::Fnv)
+    }
+
+    /// The signature of `text` with every shingle hashed under `key` (HMAC-SHA256,
+    /// truncated to 31 bits). This is the signature that leaves the holder of the text:
+    /// with a public hash, the hash of each character and character pair can be looked
+    /// up in a table and the text read back; under a secret key it cannot. Signatures
+    /// are only comparable when made with the same key.
+    pub fn keyed(text: &str, key: &[u8]) -> Signature {
+        match <Hmac<Sha256> as KeyInit>::new_from_slice(key) {
+            Ok(mac) => signature_with(text, SHINGLING, &Hash::Keyed(mac)),
+            // HMAC takes keys of any length; there is no other failure.
+            Err(_) => Signature::default(),
+        }
     }
 
     /// The hash values, sorted ascending and deduplicated.
@@ -213,13 +230,44 @@ fn hash_token(state: u32, t: Token) -> u32 {
     }
 }
 
+/// How shingles are hashed.
+enum Hash {
+    /// FNV-1a, public.
+    Fnv,
+    /// HMAC-SHA256 under a secret key, prepared once.
+    Keyed(Hmac<Sha256>),
+}
+
+/// The bytes of a token: a character as its UTF-8, a digit run as 0xFE (never in UTF-8).
+fn token_bytes(t: Token, buf: &mut [u8; 4]) -> &[u8] {
+    match t {
+        Token::Char(c) => c.encode_utf8(buf).as_bytes(),
+        Token::Digits => {
+            buf[0] = 0xFE;
+            &buf[..1]
+        }
+    }
+}
+
 /// The hash of a unigram (`[t]`) or bigram (`[t, u]`). A first byte of 1 or 2 keeps the
 /// two kinds apart; the top bit is cleared so the value fits an `INT4`.
-fn hash_shingle(shingle: &[Token]) -> u32 {
+fn hash_shingle(shingle: &[Token], hash: &Hash) -> u32 {
     let tag = if shingle.len() == 1 { 1u8 } else { 2u8 };
-    let h = shingle
-        .iter()
-        .fold(fnv1a(FNV_OFFSET, &[tag]), |h, &t| hash_token(h, t));
+    let h = match hash {
+        Hash::Fnv => shingle
+            .iter()
+            .fold(fnv1a(FNV_OFFSET, &[tag]), |h, &t| hash_token(h, t)),
+        Hash::Keyed(mac) => {
+            let mut m = mac.clone();
+            m.update(&[tag]);
+            let mut buf = [0u8; 4];
+            for &t in shingle {
+                m.update(token_bytes(t, &mut buf));
+            }
+            let out = m.finalize().into_bytes();
+            u32::from_be_bytes([out[0], out[1], out[2], out[3]])
+        }
+    };
     h & 0x7FFF_FFFF
 }
 
@@ -228,11 +276,11 @@ fn hash_shingle(shingle: &[Token]) -> u32 {
 /// Bigrams carry word order and compounds (征地, 补偿); unigrams let a reworded
 /// restatement still match where the words differ but the characters do not (扬尘 /
 /// 粉尘, 院内 / 院子). Both sides of a comparison always have both kinds.
-fn signature_with(text: &str, shingling: Shingling) -> Signature {
+fn signature_with(text: &str, shingling: Shingling, hash: &Hash) -> Signature {
     let toks = tokens(text, shingling);
-    let mut hashes: Vec<u32> = toks.windows(2).map(hash_shingle).collect();
+    let mut hashes: Vec<u32> = toks.windows(2).map(|s| hash_shingle(s, hash)).collect();
     if shingling.unigrams || toks.len() == 1 {
-        hashes.extend(toks.chunks(1).map(hash_shingle));
+        hashes.extend(toks.chunks(1).map(|s| hash_shingle(s, hash)));
     }
     Signature::from_vec(hashes)
 }
@@ -425,8 +473,8 @@ fn evaluate_with(
     };
     for p in pairs {
         let sim = measure(
-            &signature_with(&p.a, shingling),
-            &signature_with(&p.b, shingling),
+            &signature_with(&p.a, shingling, &Hash::Fnv),
+            &signature_with(&p.b, shingling, &Hash::Fnv),
         );
         match (sim >= threshold, p.same) {
             (true, true) => s.true_pos += 1,
@@ -618,6 +666,41 @@ mod tests {
         assert_eq!(s.pairs, s.true_pos + s.false_pos + s.false_neg + s.true_neg);
         assert!(s.precision() >= 0.90, "precision {:.3}", s.precision());
         assert!(s.recall() >= 0.85, "recall {:.3}", s.recall());
+    }
+
+    #[test]
+    fn keyed_signatures_measure_the_same_and_give_nothing_away() {
+        let key = [7u8; 32];
+        let pairs = labelled_pairs();
+        let keyed = |k: &[u8]| {
+            let mut s = Scores::default();
+            for p in &pairs {
+                let same = similarity(&Signature::keyed(&p.a, k), &Signature::keyed(&p.b, k))
+                    >= DEFAULT_THRESHOLD;
+                s.pairs += 1;
+                match (same, p.same) {
+                    (true, true) => s.true_pos += 1,
+                    (true, false) => s.false_pos += 1,
+                    (false, true) => s.false_neg += 1,
+                    (false, false) => s.true_neg += 1,
+                }
+            }
+            s
+        };
+        // The key changes the hash values, not the sets: the same decisions.
+        assert_eq!(keyed(&key), evaluate(&pairs, DEFAULT_THRESHOLD));
+        let text = "反映青石村征地补偿款2.3万元未发放";
+        let (a, b) = (
+            Signature::keyed(text, &key),
+            Signature::keyed(text, &[8u8; 32]),
+        );
+        assert_eq!(a.len(), Signature::of(text).len());
+        assert_ne!(a, b, "another key, other values");
+        assert!(similarity(&a, &b) < 0.05, "keys do not mix");
+        // No value of the public hash (a lookup table of characters) appears.
+        let public = Signature::of(text);
+        assert!(a.as_slice().iter().all(|h| !public.as_slice().contains(h)));
+        assert!(a.as_slice().iter().all(|&h| h < 1 << 31));
     }
 
     #[test]

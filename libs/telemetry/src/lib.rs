@@ -1,6 +1,6 @@
 //! Telemetry: JSON logs, OpenTelemetry traces (OTLP export when an endpoint is
 //! configured), the W3C trace-context propagator, span attributes for cases, and
-//! Prometheus metrics.
+//! Prometheus metrics; the span and log policy ([`policy`]) decides what leaves.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -14,6 +14,8 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
+
+pub mod policy;
 
 pub use prometheus;
 
@@ -74,7 +76,8 @@ fn provider(service: &str, otlp: Option<&str>) -> Result<SdkTracerProvider, Tele
             .with_endpoint(endpoint)
             .build()
             .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
-        b = b.with_batch_exporter(exporter);
+        // Only what the span policy allows leaves the process.
+        b = b.with_batch_exporter(policy::Filtered(exporter));
     }
     Ok(b.build())
 }

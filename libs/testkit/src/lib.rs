@@ -10,6 +10,8 @@
 
 mod broker;
 mod kafka;
+pub mod otlp;
+mod process;
 
 use std::future::Future;
 use std::time::Duration;
@@ -26,6 +28,7 @@ use xf_bus::Handler;
 
 pub use broker::TestBroker;
 pub use kafka::{Record, produce_raw, read_topic};
+pub use process::{Process, service_binary};
 
 /// The development keys in `dev/keys` (never for production).
 pub const DEV_PUBLIC_KEY: &str = concat!(

@@ -1,0 +1,139 @@
+//! A service's real binary as a child process of the test, configured for a [`Ctx`],
+//! with its log output kept for inspection.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+
+use crate::{Ctx, eventually};
+
+/// The built binary of a service (`xf-<name>` beside the test's own target folder).
+pub fn service_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_else(|e| panic!("current exe: {e}"));
+    // target/<profile>/deps/<test> → target/<profile>/xf-<name>
+    let dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .unwrap_or_else(|| panic!("no target folder above {}", exe.display()));
+    let bin = dir.join(format!("xf-{name}"));
+    assert!(
+        bin.is_file(),
+        "{} is not built: run `cargo build --workspace --bins`",
+        bin.display()
+    );
+    bin
+}
+
+/// A running service binary.
+pub struct Process {
+    pub name: String,
+    pub base_url: String,
+    child: tokio::process::Child,
+    /// Everything it wrote, drained as it comes (a full pipe would block it).
+    output: Arc<Mutex<Vec<u8>>>,
+    drains: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Copies a pipe into `out` until it closes.
+fn drain(
+    mut pipe: impl tokio::io::AsyncRead + Unpin + Send + 'static,
+    out: Arc<Mutex<Vec<u8>>>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = pipe.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            out.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend_from_slice(&buf[..n]);
+        }
+    })
+}
+
+impl Process {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// Stops it with SIGTERM and returns everything it logged (stderr and stdout).
+    pub async fn stop(mut self) -> String {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .arg("-TERM")
+                .arg(pid.to_string())
+                .status();
+        }
+        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("{} did not stop on SIGTERM", self.name))
+            .unwrap_or_else(|e| panic!("{}: {e}", self.name));
+        for d in self.drains.drain(..) {
+            let _ = d.await;
+        }
+        let out = self.output.lock().unwrap_or_else(|e| e.into_inner());
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
+impl Ctx {
+    /// Starts the real binary of `service` on a free port with this context's
+    /// settings (plus `extra`, as `section.key` pairs), and waits until it answers.
+    pub async fn start_binary(&self, service: &str, extra: &[(&str, &str)]) -> Process {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap_or_else(|e| panic!("free port: {e}"));
+        let mut cmd = tokio::process::Command::new(service_binary(service));
+        cmd.arg("serve")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let env = |k: &str| format!("XF_{}", k.replace('.', "__").to_ascii_uppercase());
+        for (k, v) in self.overrides(service) {
+            cmd.env(env(&k), v);
+        }
+        for (k, v) in extra {
+            cmd.env(env(k), v);
+        }
+        cmd.env("XF_HTTP__PORT", port.to_string());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("{service} does not start: {e}"));
+        let output = Arc::new(Mutex::new(Vec::new()));
+        let mut drains = Vec::new();
+        if let Some(p) = child.stderr.take() {
+            drains.push(drain(p, output.clone()));
+        }
+        if let Some(p) = child.stdout.take() {
+            drains.push(drain(p, output.clone()));
+        }
+        let base_url = format!("http://127.0.0.1:{port}");
+        let http = crate::http();
+        let probe = format!("{base_url}/health/livez");
+        eventually(
+            &format!("{service} answers"),
+            Duration::from_secs(60),
+            || async {
+                http.get(&probe)
+                    .send()
+                    .await
+                    .ok()
+                    .filter(|r| r.status().is_success())
+                    .map(|_| ())
+            },
+        )
+        .await;
+        Process {
+            name: service.to_owned(),
+            base_url,
+            child,
+            output,
+            drains,
+        }
+    }
+}
