@@ -6,23 +6,38 @@ use xf_testkit::Ctx;
 
 /// Starts all five services in `ctx`, each in its own schema and consumer group.
 pub async fn start_all(ctx: &mut Ctx) -> anyhow::Result<()> {
-    let s = ctx.settings::<xf_intake::Ext>(&xf_intake::binary(), &[])?;
+    start_all_with(ctx, &[]).await
+}
+
+/// Like [`start_all`], with the same extra settings for every service (for example
+/// `auth.audience`).
+pub async fn start_all_with(ctx: &mut Ctx, extra: &[(&str, &str)]) -> anyhow::Result<()> {
+    let s = ctx.settings::<xf_intake::Ext>(&xf_intake::binary(), extra)?;
     let app = xf_intake::build(s).await?;
     ctx.spawn("intake", app);
-    let s = ctx.settings::<xf_routing::Ext>(&xf_routing::binary(), &[])?;
+    let s = ctx.settings::<xf_routing::Ext>(&xf_routing::binary(), extra)?;
     let app = xf_routing::build(s).await?;
     ctx.spawn("routing", app);
-    let s = ctx.settings::<xf_supervision::Ext>(&xf_supervision::binary(), &[])?;
+    let s = ctx.settings::<xf_supervision::Ext>(&xf_supervision::binary(), extra)?;
     let app = xf_supervision::build(s).await?;
     ctx.spawn("supervision", app);
-    let s = ctx.settings::<xf_scheduling::Ext>(&xf_scheduling::binary(), &[])?;
+    let s = ctx.settings::<xf_scheduling::Ext>(&xf_scheduling::binary(), extra)?;
     let app = xf_scheduling::build(s).await?;
     ctx.spawn("scheduling", app);
-    let s = ctx.settings::<xf_reporting::Ext>(&xf_reporting::binary(), &[])?;
+    let s = ctx.settings::<xf_reporting::Ext>(&xf_reporting::binary(), extra)?;
     let app = xf_reporting::build(s).await?;
     ctx.spawn("reporting", app);
     Ok(())
 }
+
+/// The five services, in flow order.
+pub const SERVICES: [&str; 5] = [
+    "intake",
+    "routing",
+    "supervision",
+    "scheduling",
+    "reporting",
+];
 
 /// A complete, valid registration body for `channel` (letter, visit, phone, online),
 /// with a made-up petitioner numbered `n`: for tests, the demo and the load generator.

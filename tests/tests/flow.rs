@@ -129,7 +129,8 @@ async fn cases_flow_through_every_service_in_one_trace() {
         Duration::from_secs(60),
         || async {
             let v = get_json(
-                ctx.svc("intake").url(&format!("/v1/cases/{first}")),
+                ctx.svc("intake")
+                    .url(&format!("/v1/cases/{first}?reason=%E6%A0%B8%E5%AF%B9%E5%8A%9E%E7%90%86%E7%8A%B6%E6%80%81")),
                 &registrar,
             )
             .await?;

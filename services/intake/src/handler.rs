@@ -13,6 +13,8 @@ pub struct Projection;
 struct Change {
     status: Option<&'static str>,
     unit: Option<(String, String)>,
+    /// Assisting units and the competent jurisdiction of a dispatch.
+    assignment: Option<(Vec<String>, String)>,
     due_at: Option<DateTime<Utc>>,
     replied: bool,
     window_until: Option<DateTime<Utc>>,
@@ -24,6 +26,7 @@ fn change(ev: &Event) -> Option<Change> {
     let mut c = Change {
         status: None,
         unit: None,
+        assignment: None,
         due_at: None,
         replied: false,
         window_until: None,
@@ -34,6 +37,8 @@ fn change(ev: &Event) -> Option<Change> {
         Payload::CaseDispatched(d) => {
             c.status = Some("dispatched");
             c.unit = Some((d.unit_id.clone(), d.unit_name.clone()));
+            // Who may read the register entry follows the assignment (xf-access).
+            c.assignment = Some((d.assisting_unit_ids.clone(), d.jurisdiction_code.clone()));
             c.timeline = Some((
                 "dispatched",
                 serde_json::json!({"unit": d.unit_name, "jurisdiction_code": d.jurisdiction_code}),
@@ -109,6 +114,7 @@ impl Handler for Projection {
     async fn handle(&self, tx: &mut PgConnection, ev: &Event) -> Result<(), HandleError> {
         let Some(c) = change(ev) else { return Ok(()) };
         let (unit_id, unit_name) = c.unit.unzip();
+        let (assisting, handled_in) = c.assignment.unzip();
         let updated = sqlx::query(
             "UPDATE cases SET
                  status = COALESCE($2, status),
@@ -119,6 +125,8 @@ impl Handler for Projection {
                  review_state = CASE WHEN $6 THEN 'none' ELSE review_state END,
                  review_window_until = CASE WHEN $6 THEN NULL ELSE COALESCE($7, review_window_until) END,
                  leader_owner = CASE WHEN $8 = '' THEN NULL ELSE COALESCE($8, leader_owner) END,
+                 assisting_units = COALESCE($10, assisting_units),
+                 handled_in = COALESCE(NULLIF($11, ''), handled_in),
                  updated_at = GREATEST(updated_at, $9)
              WHERE id = $1",
         )
@@ -131,6 +139,8 @@ impl Handler for Projection {
         .bind(c.window_until)
         .bind(c.leader)
         .bind(ev.occurred_at)
+        .bind(assisting)
+        .bind(handled_in)
         .execute(&mut *tx)
         .await?
         .rows_affected();

@@ -1,11 +1,13 @@
 //! intake: registers letters, visits, phone reports and online petitions, keeps the
 //! register and the citizen's view, and emits `CaseRegistered`.
 
+pub mod domain;
 pub mod handler;
 pub mod open311;
 pub mod register;
 pub mod routes;
 pub mod settings;
+pub mod store;
 pub mod vault;
 
 use std::sync::Arc;
@@ -21,7 +23,14 @@ pub async fn build(s: Settings) -> anyhow::Result<Application<handler::Projectio
     let state = routes::State {
         tree: Arc::new(s.ext.jurisdiction.load()?),
         vault: vault::Vault::from_files(&s.ext.vault.key_file, &s.ext.vault.pseudonym_key_file)?,
-        limiter: Arc::new(routes::RateLimiter::new(s.ext.citizen.rate_per_minute)),
+        limits: routes::PublicLimits {
+            citizen: domain::rate::Budget {
+                per_minute: s.ext.citizen.rate_per_minute,
+            },
+            open311: domain::rate::Budget {
+                per_minute: s.ext.open311.rate_per_minute,
+            },
+        },
         citizen: s.ext.citizen.clone(),
     };
     let parts = Application::<handler::Projection>::parts(&s)?;

@@ -706,10 +706,12 @@ pub async fn persist(
                 .unwrap_or(1),
             confidential: c.confidential,
             excluded_unit_id: b.accused_unit_id.clone().unwrap_or_default(),
-            summary: if c.confidential {
-                String::new()
+            // The text stays here; routing compares keyed shingles (none for
+            // accusations, whose content is sealed).
+            signature: if c.confidential {
+                Vec::new()
             } else {
-                summary.clone()
+                vault.signature(&summary).as_slice().to_vec()
             },
             received_at: Some(xf_events::timestamp(c.received_at)),
             answered_on_spot: b.on_the_spot_answer.is_some(),

@@ -22,6 +22,9 @@ pub struct Open311Settings {
     pub api_keys_file: String,
     /// The `jurisdiction_id` this endpoint answers to, besides its county codes.
     pub jurisdiction_id: String,
+    /// Requests per minute one client address may make to `/open311/v2/…`, shared by
+    /// every replica.
+    pub rate_per_minute: u32,
 }
 
 impl Default for Open311Settings {
@@ -29,6 +32,7 @@ impl Default for Open311Settings {
         Open311Settings {
             api_keys_file: String::new(),
             jurisdiction_id: "xinfang".into(),
+            rate_per_minute: 60,
         }
     }
 }
@@ -57,6 +61,12 @@ impl xf_app::Validate for Ext {
         if !(1..=100_000).contains(&self.citizen.rate_per_minute) {
             p.push((
                 "citizen.rate_per_minute".into(),
+                "must be 1 to 100000".into(),
+            ));
+        }
+        if !(1..=100_000).contains(&self.open311.rate_per_minute) {
+            p.push((
+                "open311.rate_per_minute".into(),
                 "must be 1 to 100000".into(),
             ));
         }

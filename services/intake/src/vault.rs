@@ -27,6 +27,10 @@ pub enum VaultError {
 pub struct Vault {
     cipher: Aes256Gcm,
     pseudonym_key: [u8; 32],
+    /// Keys the similarity shingles of summaries (derived from the pseudonym key).
+    signature_key: [u8; 32],
+    /// Keys the client tags of the public rate limits (derived likewise).
+    client_key: [u8; 32],
 }
 
 impl std::fmt::Debug for Vault {
@@ -57,7 +61,22 @@ impl Vault {
         Ok(Vault {
             cipher,
             pseudonym_key: *pseudonym_key,
+            signature_key: derive(pseudonym_key, b"xinfang/similarity-signature/v1"),
+            client_key: derive(pseudonym_key, b"xinfang/public-client-tag/v1"),
         })
+    }
+
+    /// The similarity signature of a summary: its shingles under intake's key, so the
+    /// signature that travels on the bus cannot be read back into text by anyone who
+    /// does not hold the key (routing only compares signatures).
+    pub fn signature(&self, text: &str) -> xf_similarity::Signature {
+        xf_similarity::Signature::keyed(text, &self.signature_key)
+    }
+
+    /// A keyed tag of a client address for the public rate limits (the address itself
+    /// is not stored).
+    pub fn client_tag(&self, address: &str) -> Vec<u8> {
+        keyed(&self.client_key, address.as_bytes())[..16].to_vec()
     }
 
     /// Seals `plain`; the result is nonce ‖ ciphertext. `aad` binds it to its row.
@@ -113,6 +132,20 @@ impl Vault {
         let digest = mac.finalize().into_bytes();
         Some(format!("p1_{}", hex(&digest[..16])))
     }
+}
+
+fn keyed(key: &[u8; 32], msg: &[u8]) -> [u8; 32] {
+    // HMAC accepts keys of any length; a 32-byte key cannot fail.
+    let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    mac.update(msg);
+    mac.finalize().into_bytes().into()
+}
+
+/// A sub-key for one purpose (domain separation), so that one secret file yields
+/// independent keys.
+fn derive(root: &[u8; 32], purpose: &[u8]) -> [u8; 32] {
+    keyed(root, purpose)
 }
 
 fn hex(b: &[u8]) -> String {

@@ -29,7 +29,13 @@ async fn start() -> Svc {
     .expect("write key file");
     let path = keys.to_str().expect("utf-8 path").to_owned();
     let s = ctx
-        .settings::<xf_intake::Ext>(&xf_intake::binary(), &[("open311.api_keys_file", &path)])
+        .settings::<xf_intake::Ext>(
+            &xf_intake::binary(),
+            &[
+                ("open311.api_keys_file", &path),
+                ("open311.rate_per_minute", "10000"),
+            ],
+        )
         .expect("settings");
     let app = xf_intake::build(s).await.expect("intake builds");
     ctx.spawn("intake", app);
@@ -227,12 +233,18 @@ async fn discovery_services_and_definitions_in_json_and_xml() {
 }
 
 #[tokio::test]
-async fn posting_registers_an_online_case_and_reading_shows_no_personal_data() {
+async fn posting_registers_online_cases_and_the_public_sees_only_public_categories() {
     let s = start().await;
-    let mut f = form(KEY, "land", "村里土地征收补偿款至今未发放到位");
+    // A matter of the place (roads: a public category), with a phone number written
+    // into the description.
+    let mut f = form(
+        KEY,
+        "transport",
+        "旧县村口路段坑洼积水，联系人电话13800138000，请尽快修补",
+    );
     f.extend([
         ("attribute[urgency]", "urgent"),
-        ("attribute[requests]", "请尽快发放补偿款"),
+        ("attribute[requests]", "请尽快修补路面"),
         ("media_url", "https://example.org/photo/1.jpg"),
     ]);
     let (st, ct, body) = s.post("requests.json", &f).await;
@@ -274,7 +286,7 @@ async fn posting_registers_an_online_case_and_reading_shows_no_personal_data() {
             "online".into(),
             COUNTY.into(),
             VILLAGE.into(),
-            "land".into(),
+            "transport".into(),
             "open311:县网上信访平台".into(),
             "urgent".into(),
             "registered".into()
@@ -298,7 +310,7 @@ async fn posting_registers_an_online_case_and_reading_shows_no_personal_data() {
         .expect("outbox");
     assert_eq!(outbox, 1);
 
-    // XML posting, a township-scoped client, address by name.
+    // XML posting, a township-scoped client, address by name, a public category.
     let mut f = form(
         TOWN_KEY,
         "environment",
@@ -314,8 +326,34 @@ async fn posting_registers_an_online_case_and_reading_shows_no_personal_data() {
     );
     assert!(body.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?><service_requests><request><service_request_id>330122003-20"), "{body}");
     assert!(body.contains("<account_id/>"), "{body}");
+    let town_rid = body
+        .split("<service_request_id>")
+        .nth(1)
+        .and_then(|t| t.split('<').next())
+        .expect("id")
+        .to_owned();
 
-    // Reading back: JSON and XML, by id, by token, as lists.
+    // A personal matter (land compensation) and an accusation: registered like any
+    // other, and never shown.
+    let land_text = "其承包地被征收，补偿款至今未发放到位";
+    let (st, _, body) = s.post("requests.json", &form(KEY, "land", land_text)).await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    let land = json(&body)[0]["service_request_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let land_token = json(&body)[0]["token"].as_str().expect("token").to_owned();
+    let secret = "检举某局长收受工程老板贿赂";
+    let mut f = form(KEY, "accusation", secret);
+    f.push(("attribute[accused_unit_id]", "330122-jt"));
+    let (st, _, body) = s.post("requests.json", &f).await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    let acc = json(&body)[0]["service_request_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    // Reading back the public request: JSON and XML, by id, by token.
     let (st, ct, body) = s.get(&format!("requests/{rid}.json")).await;
     assert_eq!(
         (st, ct.as_str()),
@@ -327,6 +365,8 @@ async fn posting_registers_an_online_case_and_reading_shows_no_personal_data() {
         "13800138000",
         "zhang@example.com",
         "example.org",
+        VILLAGE,
+        "旧县村村委会",
     ] {
         assert!(!body.contains(personal), "GET shows {personal}: {body}");
     }
@@ -334,11 +374,14 @@ async fn posting_registers_an_online_case_and_reading_shows_no_personal_data() {
     assert_eq!(r["service_request_id"], rid.as_str());
     assert_eq!(r["status"], "open");
     assert_eq!(r["status_notes"], "已登记，待转送办理");
-    assert_eq!(r["service_code"], "land");
-    assert_eq!(r["service_name"], "土地征收与承包");
-    assert_eq!(r["description"], "村里土地征收补偿款至今未发放到位");
-    assert_eq!(r["address_id"], VILLAGE);
-    assert_eq!(r["address"], "桐庐县旧县街道旧县村村委会");
+    assert_eq!(r["service_code"], "transport");
+    assert_eq!(r["service_name"], "交通运输");
+    assert_eq!(
+        r["description"], "旧县村口路段坑洼积水，联系人电话＊＊＊，请尽快修补",
+        "numbers masked"
+    );
+    assert_eq!(r["address_id"], "330122002", "coarsened to the township");
+    assert_eq!(r["address"], "桐庐县旧县街道");
     assert!(r["expected_datetime"].is_null());
     assert!(
         r["requested_datetime"]
@@ -355,13 +398,17 @@ async fn posting_registers_an_online_case_and_reading_shows_no_personal_data() {
     let (st, _, body) = s.get(&format!("tokens/{token}.xml")).await;
     assert_eq!(st, StatusCode::OK);
     assert!(body.contains(&format!("<service_request_id>{rid}</service_request_id>")));
+    // The posting client can still turn its own token into the request id.
+    let (st, _, body) = s.get(&format!("tokens/{land_token}.json")).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(json(&body)[0]["service_request_id"], land.as_str());
 
     // Supervision's deadline, the handling unit and closing show through.
     sqlx::query(
         "UPDATE cases SET due_at = '2030-01-31T16:00:00Z', unit_name = '旧县街道办事处', status = 'closed'
-         WHERE registration_no = $1",
+         WHERE registration_no = ANY($1)",
     )
-    .bind(&rid)
+    .bind(vec![rid.clone(), land.clone()])
     .execute(pool)
     .await
     .expect("update");
@@ -379,24 +426,24 @@ async fn posting_registers_an_online_case_and_reading_shows_no_personal_data() {
             .map(|x| x["service_request_id"].as_str().expect("id").to_owned())
             .collect()
     };
-    let all = ids(json(&s.get("requests.json").await.2));
-    assert_eq!(all.len(), 2);
+    let mut all = ids(json(&s.get("requests.json").await.2));
+    all.sort();
+    let mut public = vec![rid.clone(), town_rid.clone()];
+    public.sort();
+    assert_eq!(all, public, "only the public categories are listed");
     let closed = ids(json(&s.get("requests.json?status=closed").await.2));
     assert_eq!(closed, vec![rid.clone()]);
     let open = ids(json(&s.get("requests.json?status=open").await.2));
-    assert!(open.len() == 1 && open[0] != rid, "{open:?}");
+    assert_eq!(open, vec![town_rid.clone()]);
     assert_eq!(
         ids(json(&s.get("requests.json?status=open,closed").await.2)).len(),
         2
     );
     assert_eq!(
-        ids(json(&s.get("requests.json?service_code=land").await.2)),
+        ids(json(&s.get("requests.json?service_code=transport").await.2)),
         vec![rid.clone()]
     );
-    let ids_q = format!(
-        "requests.json?service_request_id={rid},{}&status=open",
-        open[0]
-    );
+    let ids_q = format!("requests.json?service_request_id={rid},{town_rid}&status=open");
     assert_eq!(
         ids(json(&s.get(&ids_q).await.2)).len(),
         2,
@@ -413,33 +460,180 @@ async fn posting_registers_an_online_case_and_reading_shows_no_personal_data() {
         "{body}"
     );
 
-    // A confidential accusation: registered, its content never shown.
-    let secret = "检举某局长收受工程老板贿赂";
-    let mut f = form(KEY, "accusation", secret);
-    f.push(("attribute[accused_unit_id]", "330122-jt"));
-    let (st, _, body) = s.post("requests.json", &f).await;
-    assert_eq!(st, StatusCode::CREATED, "{body}");
-    let acc = json(&body)[0]["service_request_id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    // The personal matter and the accusation: not by id, not in any list, not by
+    // their category, not by asking for their ids — in JSON or XML.
+    for hidden in [&land, &acc] {
+        for fmt in ["json", "xml"] {
+            let (st, _, body) = s.get(&format!("requests/{hidden}.{fmt}")).await;
+            assert_eq!(st, StatusCode::NOT_FOUND, "{hidden}.{fmt}: {body}");
+        }
+    }
     for path in [
-        format!("requests/{acc}.json"),
-        format!("requests/{acc}.xml"),
-        "requests.json".into(),
-        "requests.xml".into(),
+        "requests.json".to_owned(),
+        "requests.xml".to_owned(),
+        "requests.json?status=closed".to_owned(),
+        "requests.json?service_code=land".to_owned(),
+        "requests.json?service_code=accusation".to_owned(),
+        format!("requests.json?service_request_id={land},{acc}"),
+        format!("requests.xml?service_request_id={land},{acc}"),
     ] {
         let (st, _, body) = s.get(&path).await;
-        assert_eq!(st, StatusCode::OK);
-        assert!(body.contains(&acc), "{path}: {body}");
-        assert!(
-            !body.contains(secret) && !body.contains("受贿") && !body.contains("[confidential]"),
-            "{path}: {body}"
-        );
+        assert_eq!(st, StatusCode::OK, "{path}");
+        for leak in [
+            land.as_str(),
+            acc.as_str(),
+            land_text,
+            secret,
+            "受贿",
+            "[confidential]",
+            "land",
+        ] {
+            assert!(!body.contains(leak), "{path} shows {leak}: {body}");
+        }
     }
-    let r = json(&s.get(&format!("requests/{acc}.json")).await.2)[0].clone();
-    assert_eq!(r["description"], "");
+    for (path, want) in [
+        ("requests.json?service_code=land", "[]"),
+        ("requests.json?service_code=accusation", "[]"),
+    ] {
+        assert_eq!(s.get(path).await.2, want, "{path}");
+    }
+    // The service list says which categories are public.
+    let services = json(&s.get("services.json").await.2);
+    let desc = |code: &str| -> String {
+        services
+            .as_array()
+            .expect("array")
+            .iter()
+            .find(|x| x["service_code"] == code)
+            .and_then(|x| x["description"].as_str())
+            .expect("service")
+            .to_owned()
+    };
+    assert!(
+        desc("transport").contains("公开类别"),
+        "{}",
+        desc("transport")
+    );
+    assert!(desc("land").contains("不公开"), "{}", desc("land"));
+    assert!(desc("accusation").contains("不公开"));
     s.done().await;
+}
+
+#[tokio::test]
+async fn public_budgets_hold_across_replicas_with_retry_after() {
+    let mut ctx = Ctx::new().await.expect("test context");
+    let build = |ctx: &Ctx| {
+        ctx.settings::<xf_intake::Ext>(
+            &xf_intake::binary(),
+            &[
+                ("open311.rate_per_minute", "4"),
+                ("citizen.rate_per_minute", "3"),
+            ],
+        )
+        .expect("settings")
+    };
+    // Two replicas on one schema: one budget per client.
+    let a = xf_intake::build(build(&ctx)).await.expect("replica a");
+    ctx.spawn("intake", a);
+    let a_url = ctx.svc("intake").base_url.clone();
+    let b = xf_intake::build(build(&ctx)).await.expect("replica b");
+    ctx.spawn("intake-b", b);
+    let b_url = ctx.svc("intake-b").base_url.clone();
+    let http = xf_testkit::http();
+    let get = |url: String| {
+        let http = http.clone();
+        async move { http.get(url).send().await.expect("request") }
+    };
+    // Open311: four requests spread over both replicas pass, the fifth is refused in
+    // the spec's error shape, in the format asked, with Retry-After.
+    for (i, base) in [&a_url, &b_url, &a_url, &b_url].iter().enumerate() {
+        let r = get(format!("{base}/open311/v2/services.json")).await;
+        assert_eq!(r.status(), StatusCode::OK, "request {i}");
+    }
+    let r = get(format!("{a_url}/open311/v2/requests.xml")).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = r
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After seconds");
+    assert!((1..=15).contains(&retry), "{retry}");
+    let (st, ct, body) = read(r).await;
+    assert_eq!(
+        (st, ct.as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, "text/xml; charset=utf-8")
+    );
+    assert!(body.contains("<errors><error><code>429</code>"), "{body}");
+    let (st, ct, body) = read(get(format!("{b_url}/open311/v2/discovery.json")).await).await;
+    error(st, &ct, &body, StatusCode::TOO_MANY_REQUESTS);
+    // Unknown Open311 resources spend the budget too.
+    let r = get(format!("{b_url}/open311/v2/nothing.json")).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    // The citizen's endpoints have their own budget, in problem+json.
+    for base in [&a_url, &b_url, &a_url] {
+        let r = get(format!(
+            "{base}/v1/public/cases/330122-2026-000001?code=AAAAAAAA"
+        ))
+        .await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    }
+    let r = get(format!(
+        "{b_url}/v1/public/cases/330122-2026-000001?code=AAAAAAAA"
+    ))
+    .await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().get("retry-after").is_some());
+    let ct = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    assert_eq!(ct, "application/problem+json");
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["code"], "rate_limited");
+    let r = http
+        .post(format!("{a_url}/v1/public/cases/330122-2026-000001/review"))
+        .json(&serde_json::json!({"code": "AAAAAAAA", "kind": "review"}))
+        .send()
+        .await
+        .expect("review");
+    assert_eq!(
+        r.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "every public endpoint"
+    );
+    // The budgets live in Postgres, by a keyed tag of the address (not the address).
+    let rows: Vec<(String, Vec<u8>)> =
+        sqlx::query_as("SELECT bucket, client FROM rate_limits ORDER BY bucket")
+            .fetch_all(&ctx.svc("intake").pool)
+            .await
+            .expect("cells");
+    assert_eq!(
+        rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
+        ["citizen", "open311"]
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r.1.len() == 16 && !r.1.windows(9).any(|w| w == b"127.0.0.1"))
+    );
+    // The taxonomy needs no token either, so it spends the citizen budget…
+    let r = get(format!("{a_url}/v1/categories")).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    // …while endpoints that need a token are not budgeted per address.
+    let token = ctx.token(&["supervisor"], None, COUNTY);
+    for _ in 0..5 {
+        let r = http
+            .get(format!("{a_url}/v1/vault/audit"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("audit");
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    ctx.cleanup().await;
 }
 
 #[tokio::test]
@@ -635,6 +829,10 @@ async fn an_independent_open311_client_drives_the_flow_in_json_and_xml() {
             &s.url(""),
             "--api-key",
             KEY,
+            "--service",
+            "transport",
+            "--private-service",
+            "land",
             "--address-id",
             VILLAGE,
             "--jurisdiction",
@@ -659,6 +857,6 @@ async fn an_independent_open311_client_drives_the_flow_in_json_and_xml() {
     .fetch_one(&s.ctx.svc("intake").pool)
     .await
     .expect("count");
-    assert_eq!(n, 2, "one request per format");
+    assert_eq!(n, 4, "a public and a private request per format");
     s.done().await;
 }

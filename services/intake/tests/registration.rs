@@ -178,7 +178,8 @@ async fn decrypted_reads_need_the_role_and_scope_and_are_audited() {
             .await
             .expect("req")
             .status(),
-        StatusCode::FORBIDDEN
+        StatusCode::NOT_FOUND,
+        "outside the reader's jurisdiction the case does not exist"
     );
     assert_eq!(
         count(&ctx, "vault_audit").await,
@@ -527,8 +528,237 @@ async fn anonymous_collective_on_the_spot_referral_and_accusation() {
     assert!(regs.iter().any(|r| r.answered_on_spot));
     assert!(regs.iter().any(|r| r.referral_channel == "court"));
     let conf = regs.iter().find(|r| r.confidential).expect("accusation");
-    assert!(conf.summary.is_empty());
+    assert!(conf.signature.is_empty(), "no signature of sealed content");
+    // Every other registration carries its summary's keyed signature, never its text.
+    for r in regs.iter().filter(|r| !r.confidential) {
+        assert!(!r.signature.is_empty(), "{}", r.registration_no);
+    }
+    for rec in &records {
+        for text in ["工地拖欠工资", "夜间偷排废水", "拖欠"] {
+            assert!(
+                !rec.payload
+                    .windows(text.len())
+                    .any(|w| w == text.as_bytes()),
+                "an event carries the summary {text}"
+            );
+        }
+    }
     assert_eq!(conf.excluded_unit_id, "330122002-construction");
+    ctx.cleanup().await;
+}
+
+/// Routing dispatched the case to `unit` (with `assisting`) at `code`.
+async fn dispatch(ctx: &Ctx, case_id: &str, unit: &str, assisting: &[&str], code: &str) {
+    let env = xf_events::envelope(
+        case_id.parse().expect("uuid"),
+        "routing",
+        xf_events::tier_of_code(code),
+        code,
+        ctx.svc("intake").clock.now(),
+        xf_events::Payload::CaseDispatched(xf_events::v1::CaseDispatched {
+            unit_id: unit.into(),
+            unit_name: format!("单位{unit}"),
+            assisting_unit_ids: assisting.iter().map(|a| (*a).to_owned()).collect(),
+            jurisdiction_code: code.into(),
+            ..Default::default()
+        }),
+    );
+    produce_raw(
+        &ctx.brokers,
+        &ctx.topic,
+        case_id,
+        &xf_events::encode(&env),
+        &[],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn register_reads_follow_the_assignment_hide_from_the_accused_and_are_audited() {
+    let ctx = start(&[]).await;
+    let t = registrar(&ctx);
+    let (_, plain) = post(&ctx, &t, &letter()).await;
+    let mut acc = visit();
+    acc["category"] = json!("accusation");
+    acc["summary"] = json!("检举村干部虚报冒领补助资金");
+    acc["requests"] = json!("请求查处");
+    acc["accused_unit_id"] = json!("330122002-mz");
+    let (_, accused) = post(&ctx, &t, &acc).await;
+    let (p, a) = (
+        plain["case_id"].as_str().expect("id").to_owned(),
+        accused["case_id"].as_str().expect("id").to_owned(),
+    );
+    let http = xf_testkit::http();
+    let read = |id: &str, token: &str, reason: Option<&str>| {
+        let mut rb = http
+            .get(ctx.svc("intake").url(&format!("/v1/cases/{id}")))
+            .bearer_auth(token.to_owned());
+        if let Some(r) = reason {
+            rb = rb.query(&[("reason", r)]);
+        }
+        async move {
+            let r = rb.send().await.expect("req");
+            let s = r.status();
+            (s, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let why = "办理前阅看来信内容";
+
+    // Before routing tells intake where the case went, no unit reads it.
+    let lead = ctx.token(&[roles::HANDLER], Some("330122002-gov"), COUNTY);
+    assert_eq!(read(&p, &lead, Some(why)).await.0, StatusCode::NOT_FOUND);
+    dispatch(&ctx, &p, "330122002-gov", &["330122-zrzy"], "330122002").await;
+    dispatch(&ctx, &a, "330122-jw", &[], "330122").await;
+    let (s, v) = eventually(
+        "intake learns the assignment",
+        Duration::from_secs(60),
+        || {
+            let f = read(&p, &lead, Some(why));
+            async move {
+                let (s, v) = f.await;
+                (s == StatusCode::OK).then_some((s, v))
+            }
+        },
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["summary"], "承包地被征收后补偿款未发放");
+    assert_eq!(v["requests"], "要求足额发放补偿款");
+    assert!(
+        v.get("petitioners").is_none(),
+        "identity is not in the register read"
+    );
+    let assisting = ctx.token(&[roles::HANDLER], Some("330122-zrzy"), COUNTY);
+    assert_eq!(read(&p, &assisting, Some(why)).await.0, StatusCode::OK);
+    // Another unit of the county, a registrar of another township, a supervisor
+    // elsewhere: no such case (404, not 403). Without a reason: 422.
+    for (who, token) in [
+        (
+            "another unit",
+            ctx.token(&[roles::HANDLER], Some("330122-rsj"), COUNTY),
+        ),
+        (
+            "another township's registrar",
+            ctx.token(&[roles::REGISTRAR], None, "330122003"),
+        ),
+        (
+            "a supervisor elsewhere",
+            ctx.token(&[roles::SUPERVISOR], None, "330127"),
+        ),
+        ("a scheduler", ctx.token(&[roles::SCHEDULER], None, COUNTY)),
+    ] {
+        let (s, body) = read(&p, &token, Some(why)).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{who}: {body}");
+    }
+    let (s, body) = read(&p, &lead, None).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        read(&p, &lead, Some("x")).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+
+    // The accusation: the lead (discipline) unit reads the sealed content; a supervisor
+    // over it sees that it is confidential but not the content; the accused unit's own
+    // token, whatever its roles, gets 404 — for the register, the identity and the audit.
+    let jw = ctx.token(&[roles::HANDLER], Some("330122-jw"), COUNTY);
+    let v = eventually(
+        "intake learns the accusation's unit",
+        Duration::from_secs(60),
+        || {
+            let f = read(&a, &jw, Some(why));
+            async move {
+                let (s, v) = f.await;
+                (s == StatusCode::OK).then_some(v)
+            }
+        },
+    )
+    .await;
+    assert_eq!(v["summary"], "[confidential]");
+    assert_eq!(
+        v["confidential_content"]["summary"],
+        "检举村干部虚报冒领补助资金"
+    );
+    let sup = ctx.token(&[roles::SUPERVISOR], None, COUNTY);
+    let (s, v) = read(&a, &sup, Some(why)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["summary"], "[confidential]");
+    assert!(v["confidential_content"].is_null(), "{v}");
+    for roles in [
+        &[roles::HANDLER][..],
+        &[
+            roles::SUPERVISOR,
+            roles::LEADER,
+            roles::ADMIN,
+            roles::REGISTRAR,
+            roles::VAULT_READER,
+        ][..],
+    ] {
+        let accused_unit = ctx.token(roles, Some("330122002-mz"), COUNTY);
+        let (s, body) = read(&a, &accused_unit, Some(why)).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{roles:?}: {body}");
+        let r = http
+            .get(ctx.svc("intake").url(&format!("/v1/cases/{a}/petitioners")))
+            .query(&[("reason", why)])
+            .bearer_auth(&accused_unit)
+            .send()
+            .await
+            .expect("req");
+        // Without the vault role: refused before the case is looked up (reveals nothing).
+        let want = if roles.contains(&"vault_reader") {
+            StatusCode::NOT_FOUND
+        } else {
+            StatusCode::FORBIDDEN
+        };
+        assert_eq!(r.status(), want, "{roles:?}");
+        let trail: Value = http
+            .get(
+                ctx.svc("intake")
+                    .url(&format!("/v1/vault/audit?case_id={a}")),
+            )
+            .bearer_auth(&accused_unit)
+            .send()
+            .await
+            .expect("req")
+            .json()
+            .await
+            .unwrap_or(Value::Null);
+        assert_eq!(
+            trail["items"].as_array().map(Vec::len).unwrap_or(0),
+            0,
+            "{trail}"
+        );
+    }
+
+    // Every successful read is in the trail: who, when, why, what — refused ones not.
+    let trail: Value = http
+        .get(ctx.svc("intake").url("/v1/vault/audit"))
+        .bearer_auth(&sup)
+        .send()
+        .await
+        .expect("req")
+        .json()
+        .await
+        .expect("json");
+    let items = trail["items"].as_array().expect("items");
+    let whats: Vec<&str> = items.iter().filter_map(|i| i["what"].as_str()).collect();
+    assert_eq!(items.len(), 4, "{trail}");
+    assert_eq!(
+        whats
+            .iter()
+            .filter(|w| **w == "case, confidential content")
+            .count(),
+        1,
+        "{whats:?}"
+    );
+    assert!(
+        items
+            .iter()
+            .all(|i| i["reason"] == why && i["at"].is_string())
+    );
+    let readers: Vec<Option<&str>> = items.iter().map(|i| i["reader_unit"].as_str()).collect();
+    for unit in ["330122002-gov", "330122-zrzy", "330122-jw"] {
+        assert!(readers.contains(&Some(unit)), "{unit} in {readers:?}");
+    }
     ctx.cleanup().await;
 }
 

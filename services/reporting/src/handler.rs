@@ -45,10 +45,12 @@ impl Handler for Facts {
             Payload::CaseRegistered(r) => {
                 sqlx::query(
                     "INSERT INTO case_facts (case_id, registration_no, category, channel, tier,
-                         jurisdiction_code, status, registered_at, updated_at, events, trace_id)
-                     VALUES ($1, $2, $3, $4, $5, $6, 'registered', $7, $7, 1, $8)
+                         jurisdiction_code, status, registered_at, updated_at, events, trace_id,
+                         excluded_unit_id)
+                     VALUES ($1, $2, $3, $4, $5, $6, 'registered', $7, $7, 1, $8, $9)
                      ON CONFLICT (case_id) DO UPDATE SET registration_no = EXCLUDED.registration_no,
                          category = EXCLUDED.category, channel = EXCLUDED.channel,
+                         excluded_unit_id = EXCLUDED.excluded_unit_id,
                          registered_at = EXCLUDED.registered_at, events = case_facts.events + 1,
                          trace_id = COALESCE(case_facts.trace_id, EXCLUDED.trace_id)",
                 )
@@ -60,6 +62,7 @@ impl Handler for Facts {
                 .bind(code)
                 .bind(ev.occurred_at)
                 .bind(xf_telemetry::current_trace_id())
+                .bind((!r.excluded_unit_id.is_empty()).then_some(&r.excluded_unit_id))
                 .execute(&mut *tx)
                 .await?;
             }

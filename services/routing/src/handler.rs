@@ -150,7 +150,8 @@ impl Dispatcher {
             .map_err(|e| HandleError::Permanent(format!("matter_jurisdiction_code: {e}")))?;
         let office = Code::parse(&r.office_jurisdiction_code).ok();
         let now = self.clock.now();
-        let signature = Signature::of(&r.summary);
+        // intake sends the summary's keyed signature, never the text.
+        let signature = Signature::from_vec(r.signature.clone());
         let pid = (!r.petitioner_pid.is_empty()).then_some(r.petitioner_pid.as_str());
         let important =
             r.urgency == Urgency::Urgent as i32 || r.urgency == Urgency::Important as i32;

@@ -17,6 +17,13 @@ const COUNTY: &str = "330122";
 const TOWN: &str = "330122002";
 const VILLAGE: &str = "330122002200";
 
+/// The signature intake would send for a summary (keyed like intake's, with a test key).
+fn signature(summary: &str) -> Vec<u32> {
+    xf_similarity::Signature::keyed(summary, b"routing-test-signature-key")
+        .as_slice()
+        .to_vec()
+}
+
 /// status, unit, jurisdiction, linked to, review level.
 type CaseRow = (String, Option<String>, String, Option<Uuid>, i16);
 
@@ -466,7 +473,11 @@ async fn the_handling_path_is_guarded_by_its_state_machine() {
         .await;
     assert_eq!(s, StatusCode::CONFLICT, "reply before accept");
     let (s, _) = w.call("POST", &path("accept"), &other, None).await;
-    assert_eq!(s, StatusCode::FORBIDDEN, "another unit's case");
+    assert_eq!(
+        s,
+        StatusCode::NOT_FOUND,
+        "another unit's case does not exist for it"
+    );
     let (s, _) = w.call("POST", &path("close"), &gt, None).await;
     assert_eq!(s, StatusCode::CONFLICT);
     assert_eq!(
@@ -527,7 +538,11 @@ async fn the_handling_path_is_guarded_by_its_state_machine() {
     assert_eq!(v["unit_id"], "jxj-zf");
     assert_eq!(v["status"], "dispatched");
     let (s, _) = w.call("POST", &path("accept"), &gt, None).await;
-    assert_eq!(s, StatusCode::FORBIDDEN, "the old unit no longer acts");
+    assert_eq!(
+        s,
+        StatusCode::NOT_FOUND,
+        "the old unit no longer acts, nor sees it"
+    );
 
     // The new unit accepts, asks for one extension, replies and closes.
     let zf = other;
@@ -805,7 +820,7 @@ async fn repeat_petitions_are_linked_and_concluded_matters_not_accepted_again() 
     let original = w
         .register(|r| {
             r.petitioner_pid = pid.into();
-            r.summary = LAND_1.into();
+            r.signature = signature(LAND_1);
         })
         .await;
     w.wait(original, "dispatched", |v| v["status"] == "dispatched")
@@ -814,7 +829,7 @@ async fn repeat_petitions_are_linked_and_concluded_matters_not_accepted_again() 
     let again = w
         .register(|r| {
             r.petitioner_pid = pid.into();
-            r.summary = LAND_1_AGAIN.into();
+            r.signature = signature(LAND_1_AGAIN);
         })
         .await;
     let v = w.wait(again, "linked", |v| v["status"] == "linked").await;
@@ -824,7 +839,7 @@ async fn repeat_petitions_are_linked_and_concluded_matters_not_accepted_again() 
         .register(|r| {
             r.petitioner_pid = pid.into();
             r.category = "land".into();
-            r.summary = WAGES.into();
+            r.signature = signature(WAGES);
         })
         .await;
     w.wait(other, "dispatched", |v| v["status"] == "dispatched")
@@ -836,7 +851,7 @@ async fn repeat_petitions_are_linked_and_concluded_matters_not_accepted_again() 
     let neighbour = w
         .register(|r| {
             r.petitioner_pid = "pid-0b21".into();
-            r.summary = LAND_1_AGAIN.into();
+            r.signature = signature(LAND_1_AGAIN);
         })
         .await;
     w.wait(neighbour, "dispatched", |v| v["status"] == "dispatched")
@@ -893,7 +908,7 @@ async fn repeat_petitions_are_linked_and_concluded_matters_not_accepted_again() 
     let after_final = w
         .register(|r| {
             r.petitioner_pid = pid.into();
-            r.summary = LAND_1.into();
+            r.signature = signature(LAND_1);
         })
         .await;
     w.wait(after_final, "not accepted", |v| {
@@ -1035,7 +1050,7 @@ async fn a_false_repeat_is_unlinked_by_the_office_and_dispatched() {
     let original = w
         .register(|r| {
             r.petitioner_pid = pid.into();
-            r.summary = LAND_1.into();
+            r.signature = signature(LAND_1);
         })
         .await;
     w.wait(original, "dispatched", |v| v["status"] == "dispatched")
@@ -1043,7 +1058,7 @@ async fn a_false_repeat_is_unlinked_by_the_office_and_dispatched() {
     let again = w
         .register(|r| {
             r.petitioner_pid = pid.into();
-            r.summary = LAND_1_AGAIN.into();
+            r.signature = signature(LAND_1_AGAIN);
         })
         .await;
     w.wait(again, "linked", |v| v["status"] == "linked").await;
@@ -1052,7 +1067,11 @@ async fn a_false_repeat_is_unlinked_by_the_office_and_dispatched() {
     let (s, _) = w
         .call("POST", &path, &handler, Some(json!({"reason": "不同地块"})))
         .await;
-    assert_eq!(s, StatusCode::FORBIDDEN, "a unit cannot unlink");
+    assert_eq!(
+        s,
+        StatusCode::NOT_FOUND,
+        "a unit the case is not with does not see it, nor unlinks it"
+    );
     let office = w
         .ctx
         .token(&["handler"], Some(&format!("{VILLAGE}-xfb")), VILLAGE);

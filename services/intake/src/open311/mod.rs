@@ -3,8 +3,12 @@
 //! through [`crate::register`]), reading requests and tokens. JSON and XML; errors are
 //! the spec's `[{code, description}]` arrays.
 //!
-//! Posting needs an `api_key` from the key file (`open311.api_keys_file`); reading is
-//! public and shows no personal data.
+//! Posting needs an `api_key` from the key file (`open311.api_keys_file`) and is open
+//! in every category. Reading is public and shows only the categories marked public
+//! in the service list (`categories.public`: matters of the place such as roads,
+//! never accusations or personal matters), the place coarsened to the township, no
+//! personal data. Every route spends the client's budget (`open311.rate_per_minute`,
+//! shared by every replica).
 
 pub mod clients;
 pub mod location;
@@ -12,6 +16,7 @@ pub mod render;
 mod requests;
 
 use actix_web::http::StatusCode;
+use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, HttpResponse, web};
 use sqlx::{PgPool, Row};
 use xf_jurisdiction::{Code, Tier, Tree};
@@ -125,6 +130,11 @@ where
     }
 }
 
+#[utoipa::path(
+    get, path = "/open311/v2/discovery.{format}", tag = "open311",
+    params(("format" = String, Path, description = "json or xml"), ("jurisdiction_id" = Option<String>, Query, description = "xinfang or a county code")),
+    responses((status = 200, description = "The discovery document"), (status = 404, description = "Unknown resource or foreign jurisdiction_id: [{code, description}]"), (status = 429, description = "Over this client's budget: [{code, description}], with Retry-After"))
+)]
 async fn discovery(
     req: HttpRequest,
     ext: web::Path<String>,
@@ -165,6 +175,12 @@ async fn discovery(
     .await
 }
 
+/// Said of a public category: its requests are listed publicly.
+pub const PUBLIC_NOTE: &str =
+    "（公开类别：请求的类别、所在乡镇、状态和描述公开显示，电话和证件号码隐去）";
+/// Said of any other: posted requests are never listed.
+pub const PRIVATE_NOTE: &str = "（不公开：请求不在公开列表中显示）";
+
 fn class_description(class: &str) -> &'static str {
     match class {
         "suggestion" => "建议意见类信访事项",
@@ -173,6 +189,11 @@ fn class_description(class: &str) -> &'static str {
     }
 }
 
+#[utoipa::path(
+    get, path = "/open311/v2/services.{format}", tag = "open311",
+    params(("format" = String, Path, description = "json or xml"), ("jurisdiction_id" = Option<String>, Query, description = "xinfang or a county code")),
+    responses((status = 200, description = "The service list: every active category, public ones marked"), (status = 404, description = "Unknown resource or foreign jurisdiction_id: [{code, description}]"), (status = 429, description = "Over this client's budget: [{code, description}], with Retry-After"))
+)]
 async fn services(
     req: HttpRequest,
     ext: web::Path<String>,
@@ -183,19 +204,28 @@ async fn services(
     answer(&ext, |format| async move {
         let p = Params::query(&req)?;
         o.check_jurisdiction(&tree, p.get("jurisdiction_id"))?;
-        let rows =
-            sqlx::query("SELECT code, name, class FROM categories WHERE active ORDER BY code")
-                .fetch_all(pool.get_ref())
-                .await
-                .map_err(|e| Fail::unavailable(&e))?;
+        let rows = sqlx::query(
+            "SELECT code, name, class, public FROM categories WHERE active ORDER BY code",
+        )
+        .fetch_all(pool.get_ref())
+        .await
+        .map_err(|e| Fail::unavailable(&e))?;
         let items = rows
             .iter()
             .map(|r| {
                 let class: String = r.get("class");
+                let visibility = if r.get::<bool, _>("public") {
+                    PUBLIC_NOTE
+                } else {
+                    PRIVATE_NOTE
+                };
                 V::Obj(vec![
                     ("service_code", V::s(r.get::<String, _>("code"))),
                     ("service_name", V::s(r.get::<String, _>("name"))),
-                    ("description", V::s(class_description(&class))),
+                    (
+                        "description",
+                        V::s(format!("{}{visibility}", class_description(&class))),
+                    ),
                     // Every service has attributes (urgency, requests, headcount).
                     ("metadata", V::Bool(true)),
                     ("type", V::s("realtime")),
@@ -301,6 +331,11 @@ pub(crate) fn accepted_attributes(class: &str) -> Vec<&'static str> {
         .collect()
 }
 
+#[utoipa::path(
+    get, path = "/open311/v2/services/{code}.{format}", tag = "open311",
+    params(("format" = String, Path, description = "json or xml"), ("jurisdiction_id" = Option<String>, Query, description = "xinfang or a county code"), ("code" = String, Path, description = "service_code")),
+    responses((status = 200, description = "The service definition (attributes)"), (status = 404, description = "Unknown resource or foreign jurisdiction_id: [{code, description}]"), (status = 429, description = "Over this client's budget: [{code, description}], with Retry-After"))
+)]
 async fn definition(
     req: HttpRequest,
     path: web::Path<(String, String)>,
@@ -352,6 +387,11 @@ async fn definition(
     .await
 }
 
+#[utoipa::path(
+    get, path = "/open311/v2/tokens/{token}.{format}", tag = "open311",
+    params(("format" = String, Path, description = "json or xml"), ("jurisdiction_id" = Option<String>, Query, description = "xinfang or a county code"), ("token" = String, Path)),
+    responses((status = 200, description = "The request id of a token"), (status = 404, description = "Unknown resource or foreign jurisdiction_id: [{code, description}]"), (status = 429, description = "Over this client's budget: [{code, description}], with Retry-After"))
+)]
 async fn token(
     req: HttpRequest,
     path: web::Path<(String, String)>,
@@ -391,10 +431,26 @@ async fn unknown() -> HttpResponse {
     Fail::not_found("no such Open311 resource; see discovery.json").respond(Format::Json)
 }
 
+/// The Open311 part of intake's OpenAPI document (public: no token).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    discovery,
+    services,
+    definition,
+    token,
+    requests::post,
+    requests::list,
+    requests::one
+))]
+pub struct Doc;
+
 /// Registers the Open311 routes and their state.
 pub fn configure(cfg: &mut web::ServiceConfig, o: &Open311) {
     cfg.service(
         web::scope("/open311/v2")
+            .wrap(from_fn(|req, next| {
+                crate::routes::limit::gate(crate::routes::limit::Bucket::Open311, req, next)
+            }))
             .app_data(web::Data::new(o.clone()))
             .route("/discovery.{format}", web::get().to(discovery))
             .route("/services.{format}", web::get().to(services))

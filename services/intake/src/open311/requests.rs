@@ -11,6 +11,7 @@ use xf_jurisdiction::{Code, Tree, scope_covers};
 
 use super::render::{Fail, V, respond};
 use super::{LIST_CAP, Open311, Params, RANGE_DAYS, accepted_attributes, answer, clip, location};
+use crate::domain::public::{mask_numbers, public_place};
 use crate::register::{self, Collective, NewCase, Petitioner};
 use crate::vault::Vault;
 
@@ -214,6 +215,12 @@ fn registrar(client: &super::Client, now: DateTime<Utc>) -> Claims {
 }
 
 /// POST requests.{format}: registers an online petition.
+#[utoipa::path(
+    post, path = "/open311/v2/requests.{format}", tag = "open311",
+    params(("format" = String, Path, description = "json or xml"), ("jurisdiction_id" = Option<String>, Query, description = "xinfang or a county code"), ("api_key" = Option<String>, Query, description = "Or in the form")),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "api_key, service_code, address_id or address_string, description, first_name, last_name, phone, attribute[...], media_url"),
+    responses((status = 201, description = "Registered as an online petition: service_request_id, token, service_notice"), (status = 400, description = "Fields missing or invalid, each named"), (status = 403, description = "No or unknown api_key, or a place outside the key's office"), (status = 404, description = "Unknown resource or foreign jurisdiction_id: [{code, description}]"), (status = 429, description = "Over this client's budget: [{code, description}], with Retry-After"))
+)]
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn post(
     req: HttpRequest,
@@ -418,13 +425,16 @@ async fn filter(p: &Params, pool: &PgPool, now: DateTime<Utc>) -> Result<Filter,
     })
 }
 
-/// The public face of a case: no identity, no contact, no confidential content.
+/// The public face of a case: requests in public categories only (never an
+/// accusation or a personal matter, not even as a count), the place coarsened to the
+/// township, phone and ID numbers masked in the description; no identity, no contact.
 async fn fetch(pool: &PgPool, tree: &Tree, f: &Filter) -> Result<Vec<V>, Fail> {
     let rows = sqlx::query(
         "SELECT c.registration_no, c.status, c.category, k.name AS service_name, c.summary,
-                c.confidential, c.unit_name, c.matter_code, c.received_at, c.updated_at, c.due_at
+                c.unit_name, c.matter_code, c.received_at, c.updated_at, c.due_at
          FROM cases c JOIN categories k ON k.code = c.category
-         WHERE ($1::text[] IS NULL OR c.registration_no = ANY($1))
+         WHERE k.public AND k.class <> 'accusation' AND NOT c.confidential
+           AND ($1::text[] IS NULL OR c.registration_no = ANY($1))
            AND ($2::text[] IS NULL OR c.category = ANY($2))
            AND ($3::timestamptz IS NULL OR c.received_at >= $3)
            AND ($4::timestamptz IS NULL OR c.received_at <= $4)
@@ -446,14 +456,13 @@ async fn fetch(pool: &PgPool, tree: &Tree, f: &Filter) -> Result<Vec<V>, Fail> {
         .map(|r| {
             let status: String = r.get("status");
             let matter: String = r.get("matter_code");
-            let address = Code::parse(&matter)
-                .map(|c| super::location::full_name(tree, &c))
+            let place = Code::parse(&matter).ok().map(|c| public_place(&c));
+            let address = place
+                .as_ref()
+                .map(|c| super::location::full_name(tree, c))
                 .unwrap_or_default();
-            let description = if r.get::<bool, _>("confidential") {
-                String::new()
-            } else {
-                r.get("summary")
-            };
+            let address_id = place.map(|c| c.to_string()).unwrap_or_default();
+            let description = mask_numbers(&r.get::<String, _>("summary"));
             V::Obj(vec![
                 (
                     "service_request_id",
@@ -476,7 +485,7 @@ async fn fetch(pool: &PgPool, tree: &Tree, f: &Filter) -> Result<Vec<V>, Fail> {
                     V::opt(r.get::<Option<DateTime<Utc>>, _>("due_at").map(w3)),
                 ),
                 ("address", V::s(address)),
-                ("address_id", V::s(matter)),
+                ("address_id", V::s(address_id)),
                 ("zipcode", V::Null),
                 ("lat", V::Null),
                 ("long", V::Null),
@@ -486,7 +495,12 @@ async fn fetch(pool: &PgPool, tree: &Tree, f: &Filter) -> Result<Vec<V>, Fail> {
         .collect())
 }
 
-/// GET requests.{format}: public, at most 1000, newest first.
+/// GET requests.{format}: public, at most 1000, newest first; only public categories.
+#[utoipa::path(
+    get, path = "/open311/v2/requests.{format}", tag = "open311",
+    params(("format" = String, Path, description = "json or xml"), ("jurisdiction_id" = Option<String>, Query, description = "xinfang or a county code"), ("service_request_id" = Option<String>, Query), ("service_code" = Option<String>, Query), ("start_date" = Option<String>, Query), ("end_date" = Option<String>, Query), ("status" = Option<String>, Query, description = "open, closed or both")),
+    responses((status = 200, description = "At most 1000 requests in public categories, newest first; places coarsened to the township"), (status = 400, description = "Bad filter, named"), (status = 404, description = "Unknown resource or foreign jurisdiction_id: [{code, description}]"), (status = 429, description = "Over this client's budget: [{code, description}], with Retry-After"))
+)]
 pub(super) async fn list(
     req: HttpRequest,
     ext: web::Path<String>,
@@ -510,7 +524,13 @@ pub(super) async fn list(
     .await
 }
 
-/// GET requests/{id}.{format}.
+/// GET requests/{id}.{format}: a request in a public category; any other is not
+/// found, like an unknown id.
+#[utoipa::path(
+    get, path = "/open311/v2/requests/{id}.{format}", tag = "open311",
+    params(("format" = String, Path, description = "json or xml"), ("jurisdiction_id" = Option<String>, Query, description = "xinfang or a county code"), ("id" = String, Path, description = "service_request_id")),
+    responses((status = 200, description = "One request in a public category"), (status = 404, description = "Unknown resource or foreign jurisdiction_id: [{code, description}]"), (status = 429, description = "Over this client's budget: [{code, description}], with Retry-After"))
+)]
 pub(super) async fn one(
     req: HttpRequest,
     path: web::Path<(String, String)>,

@@ -10,7 +10,9 @@ use xf_bus::Outbox;
 use xf_http::{FieldError, Problem, ValidJson};
 use xf_jurisdiction::Tree;
 
+use crate::domain::reader::{Entry, reader};
 use crate::register::{self, NewCase, Receipt};
+use crate::store::audit::{self, Shown};
 use crate::vault::Vault;
 
 fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, Problem> {
@@ -144,37 +146,99 @@ struct TimelineEntry {
     detail: serde_json::Value,
 }
 
-/// One case from the register with its timeline (scoped by the caller's jurisdiction).
-/// Identity is not shown here: see `GET /v1/cases/{id}/petitioners`.
-#[utoipa::path(get, path = "/v1/cases/{id}", params(("id" = Uuid, Path)),
-    responses((status = 200, description = "The case and its timeline"), (status = 403), (status = 404)),
+/// Why the register entry is read (recorded in the audit trail).
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ReadQuery {
+    /// Why the case is read, 4 to 200 characters (recorded in the audit trail).
+    pub reason: String,
+}
+
+/// One case from the register with its content and timeline, for reception staff of
+/// the registering office, the units it is assigned to and overseers over its place;
+/// the accused unit and everyone else get 404. Every read is recorded (who, when, why,
+/// what) in the audit trail (`GET /v1/vault/audit`). The sealed content of an
+/// accusation is shown to the lead unit handling it alone. Identity is not shown here:
+/// see `GET /v1/cases/{id}/petitioners`.
+#[utoipa::path(get, path = "/v1/cases/{id}", params(("id" = Uuid, Path), ReadQuery),
+    responses((status = 200, description = "The case, its content and timeline"),
+        (status = 401, description = "No valid token"),
+        (status = 404, description = "No such case for this reader"),
+        (status = 422, description = "reason missing or not 4 to 200 characters")),
     security(("bearer" = [])))]
 pub async fn get(
     user: Authenticated,
     path: web::Path<Uuid>,
+    q: web::Query<ReadQuery>,
     pool: web::Data<PgPool>,
+    vault: web::Data<Vault>,
+    clock: web::Data<Clock>,
 ) -> Result<HttpResponse, Problem> {
+    let claims = user.0;
+    let reason = crate::store::audit::reason(&q.reason)?;
     let id = path.into_inner();
+    let mut tx = pool.begin().await.map_err(|e| Problem::unavailable(&e))?;
     let row = sqlx::query(
         "SELECT registration_no, office_code, channel, category, matter_code, summary, status,
                 handling_unit, unit_name, received_at, created_at, updated_at, urgency, requests,
                 anonymous, collective, headcount, confidential, petitioner_pid, details,
                 on_spot_answer, referral_channel, superior_reference, superior_due_at, due_at,
-                replied_at, review_state, satisfaction, leader_owner
+                replied_at, review_state, satisfaction, leader_owner, accused_unit_id,
+                assisting_units, handled_in, sealed_content, key_version
          FROM cases WHERE id = $1",
     )
     .bind(id)
-    .fetch_optional(pool.get_ref())
+    .fetch_optional(&mut *tx)
     .await
     .map_err(|e| Problem::unavailable(&e))?
     .ok_or_else(|| Problem::not_found("case"))?;
     let matter: String = row.get("matter_code");
-    user.0.require_scope(&matter)?;
+    let office: String = row.get("office_code");
+    let lead: Option<String> = row.get("handling_unit");
+    let assisting: Vec<String> = row.get("assisting_units");
+    let accused: Option<String> = row.get("accused_unit_id");
+    let handled_in: Option<String> = row.get("handled_in");
+    let confidential: bool = row.get("confidential");
+    let entry = Entry {
+        office_code: &office,
+        case: xf_access::Case {
+            matter_code: &matter,
+            jurisdiction_code: handled_in.as_deref().unwrap_or_default(),
+            lead_unit: lead.as_deref(),
+            assisting_units: &assisting,
+            excluded_unit: accused.as_deref(),
+            confidential,
+        },
+    };
+    let Some(standing) = reader(&claims, &entry) else {
+        return Err(Problem::not_found("case"));
+    };
+    let sealed = match row.get::<Option<Vec<u8>>, _>("sealed_content") {
+        Some(s) if standing.reads_sealed_content() => {
+            let v: i32 = row.get::<Option<i32>, _>("key_version").unwrap_or(0);
+            let plain = vault
+                .open(&s, id.as_bytes(), v)
+                .map_err(|e| Problem::internal(&e))?;
+            Some(
+                serde_json::from_slice::<serde_json::Value>(&plain)
+                    .map_err(|e| Problem::internal(&e))?,
+            )
+        }
+        _ => None,
+    };
+    let shown = if sealed.is_some() {
+        Shown::CaseAndSealedContent
+    } else {
+        Shown::Case
+    };
+    audit::record(&mut tx, clock.now(), &claims, id, reason, shown)
+        .await
+        .map_err(|e| Problem::unavailable(&e))?;
     let timeline: Vec<TimelineEntry> = sqlx::query(
         "SELECT at, kind, detail FROM case_timeline WHERE case_id = $1 ORDER BY at, id",
     )
     .bind(id)
-    .fetch_all(pool.get_ref())
+    .fetch_all(&mut *tx)
     .await
     .map_err(|e| Problem::unavailable(&e))?
     .into_iter()
@@ -184,37 +248,42 @@ pub async fn get(
         detail: r.get("detail"),
     })
     .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "case_id": id,
-        "registration_no": row.get::<String, _>("registration_no"),
-        "office_code": row.get::<String, _>("office_code"),
-        "channel": row.get::<String, _>("channel"),
-        "category": row.get::<String, _>("category"),
-        "jurisdiction_code": matter,
-        "summary": row.get::<String, _>("summary"),
-        "status": row.get::<String, _>("status"),
-        "handling_unit": row.get::<Option<String>, _>("handling_unit"),
-        "unit_name": row.get::<Option<String>, _>("unit_name"),
-        "urgency": row.get::<String, _>("urgency"),
-        "requests": row.get::<String, _>("requests"),
-        "anonymous": row.get::<bool, _>("anonymous"),
-        "collective": row.get::<bool, _>("collective"),
-        "headcount": row.get::<i32, _>("headcount"),
-        "confidential": row.get::<bool, _>("confidential"),
-        "petitioner_pid": row.get::<Option<String>, _>("petitioner_pid"),
-        "details": row.get::<serde_json::Value, _>("details"),
-        "on_the_spot_answer": row.get::<Option<String>, _>("on_spot_answer"),
-        "referral_channel": row.get::<Option<String>, _>("referral_channel"),
-        "superior_reference": row.get::<Option<String>, _>("superior_reference"),
-        "superior_due_at": row.get::<Option<DateTime<Utc>>, _>("superior_due_at"),
-        "due_at": row.get::<Option<DateTime<Utc>>, _>("due_at"),
-        "replied_at": row.get::<Option<DateTime<Utc>>, _>("replied_at"),
-        "review_state": row.get::<String, _>("review_state"),
-        "satisfaction": row.get::<Option<i32>, _>("satisfaction"),
-        "leader_owner": row.get::<Option<String>, _>("leader_owner"),
-        "received_at": row.get::<DateTime<Utc>, _>("received_at"),
-        "created_at": row.get::<DateTime<Utc>, _>("created_at"),
-        "updated_at": row.get::<DateTime<Utc>, _>("updated_at"),
-        "timeline": timeline,
-    })))
+    tx.commit().await.map_err(|e| Problem::unavailable(&e))?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(serde_json::json!({
+            "case_id": id,
+            "registration_no": row.get::<String, _>("registration_no"),
+            "office_code": office,
+            "channel": row.get::<String, _>("channel"),
+            "category": row.get::<String, _>("category"),
+            "jurisdiction_code": matter,
+            "summary": row.get::<String, _>("summary"),
+            "status": row.get::<String, _>("status"),
+            "handling_unit": lead,
+            "assisting_units": assisting,
+            "unit_name": row.get::<Option<String>, _>("unit_name"),
+            "urgency": row.get::<String, _>("urgency"),
+            "requests": row.get::<String, _>("requests"),
+            "anonymous": row.get::<bool, _>("anonymous"),
+            "collective": row.get::<bool, _>("collective"),
+            "headcount": row.get::<i32, _>("headcount"),
+            "confidential": confidential,
+            "confidential_content": sealed,
+            "petitioner_pid": row.get::<Option<String>, _>("petitioner_pid"),
+            "details": row.get::<serde_json::Value, _>("details"),
+            "on_the_spot_answer": row.get::<Option<String>, _>("on_spot_answer"),
+            "referral_channel": row.get::<Option<String>, _>("referral_channel"),
+            "superior_reference": row.get::<Option<String>, _>("superior_reference"),
+            "superior_due_at": row.get::<Option<DateTime<Utc>>, _>("superior_due_at"),
+            "due_at": row.get::<Option<DateTime<Utc>>, _>("due_at"),
+            "replied_at": row.get::<Option<DateTime<Utc>>, _>("replied_at"),
+            "review_state": row.get::<String, _>("review_state"),
+            "satisfaction": row.get::<Option<i32>, _>("satisfaction"),
+            "leader_owner": row.get::<Option<String>, _>("leader_owner"),
+            "received_at": row.get::<DateTime<Utc>, _>("received_at"),
+            "created_at": row.get::<DateTime<Utc>, _>("created_at"),
+            "updated_at": row.get::<DateTime<Utc>, _>("updated_at"),
+            "timeline": timeline,
+        })))
 }

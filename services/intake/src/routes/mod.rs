@@ -1,16 +1,20 @@
 mod cases;
+pub mod limit;
 mod public;
 mod vault;
 
 use std::sync::Arc;
+use xf_http::openapi::BearerSecurity;
 
+use actix_web::middleware::from_fn;
 use actix_web::{HttpResponse, web};
+use limit::Bucket;
 use sqlx::{PgPool, Row};
 use utoipa::OpenApi;
 use xf_http::Problem;
 use xf_jurisdiction::Tree;
 
-pub use public::RateLimiter;
+pub use limit::PublicLimits;
 
 use crate::settings::CitizenSettings;
 
@@ -19,7 +23,7 @@ use crate::settings::CitizenSettings;
 pub struct State {
     pub tree: Arc<Tree>,
     pub vault: crate::vault::Vault,
-    pub limiter: Arc<RateLimiter>,
+    pub limits: PublicLimits,
     pub citizen: CitizenSettings,
 }
 
@@ -34,41 +38,30 @@ pub struct State {
         crate::register::NewCase, crate::register::Receipt, crate::register::Petitioner,
         crate::register::LetterDetails, crate::register::VisitDetails, crate::register::Attachment,
         crate::register::Collective, crate::register::Referral, crate::register::Superior,
-        public::ReviewRequest, public::SatisfactionRequest, public::Accepted, CategoryBody
+        public::ReviewRequest, public::SatisfactionRequest, public::Accepted, CategoryBody,
+        xf_http::Problem, xf_http::FieldError
     )),
-    modifiers(&Security)
+    modifiers(&BearerSecurity)
 )]
 pub struct ApiDoc;
 
-struct Security;
-
-impl utoipa::Modify for Security {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
-        );
-    }
-}
-
-async fn openapi() -> HttpResponse {
-    HttpResponse::Ok().json(ApiDoc::openapi())
+/// intake's whole document: the native API and Open311.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(crate::open311::Doc::openapi());
+    doc
 }
 
 /// The category taxonomy.
-#[utoipa::path(get, path = "/v1/categories", responses((status = 200, description = "code, name, class of each active category")))]
+#[utoipa::path(get, path = "/v1/categories", responses(
+    (status = 200, description = "code, name, class and public flag of each active category"),
+    (status = 429, description = "Over this client's budget (no token: the citizen budget applies), with Retry-After")))]
 async fn categories(pool: web::Data<PgPool>) -> Result<HttpResponse, Problem> {
-    let rows = sqlx::query("SELECT code, name, class FROM categories WHERE active ORDER BY code")
-        .fetch_all(pool.get_ref())
-        .await
-        .map_err(|e| Problem::unavailable(&e))?;
+    let rows =
+        sqlx::query("SELECT code, name, class, public FROM categories WHERE active ORDER BY code")
+            .fetch_all(pool.get_ref())
+            .await
+            .map_err(|e| Problem::unavailable(&e))?;
     let items: Vec<serde_json::Value> = rows
         .iter()
         .map(|r| {
@@ -76,6 +69,7 @@ async fn categories(pool: web::Data<PgPool>) -> Result<HttpResponse, Problem> {
                 "code": r.get::<String, _>("code"),
                 "name": r.get::<String, _>("name"),
                 "class": r.get::<String, _>("class"),
+                "public": r.get::<bool, _>("public"),
             })
         })
         .collect();
@@ -90,6 +84,10 @@ pub struct CategoryBody {
     pub class: String,
     #[serde(default = "yes")]
     pub active: bool,
+    /// Requests in this category are listed publicly by Open311 (matters of the place
+    /// such as roads); never for accusations. Default false.
+    #[serde(default)]
+    pub public: bool,
 }
 
 fn yes() -> bool {
@@ -98,7 +96,9 @@ fn yes() -> bool {
 
 /// Adds or changes a category of the taxonomy (administrators).
 #[utoipa::path(put, path = "/v1/categories/{code}", request_body = CategoryBody, params(("code" = String, Path)),
-    responses((status = 200, description = "Saved"), (status = 403), (status = 422)), security(("bearer" = [])))]
+    responses((status = 200, description = "Saved"), (status = 400, description = "Not valid JSON"),
+        (status = 401, description = "No valid token"), (status = 403, description = "Not an administrator"),
+        (status = 422, description = "Fields invalid, each named")), security(("bearer" = [])))]
 async fn put_category(
     user: xf_auth::Authenticated,
     path: web::Path<String>,
@@ -128,30 +128,46 @@ async fn put_category(
             "must be suggestion, accusation or claim",
         ));
     }
+    if b.public && b.class == "accusation" {
+        e.push(xf_http::FieldError::new(
+            "public",
+            "accusations (检举控告) are never public",
+        ));
+    }
     if !e.is_empty() {
         return Err(Problem::validation(e));
     }
     sqlx::query(
-        "INSERT INTO categories (code, name, class, active) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, class = EXCLUDED.class, active = EXCLUDED.active",
+        "INSERT INTO categories (code, name, class, active, public) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, class = EXCLUDED.class,
+             active = EXCLUDED.active, public = EXCLUDED.public",
     )
     .bind(&code)
     .bind(b.name.trim())
     .bind(&b.class)
     .bind(b.active)
+    .bind(b.public)
     .execute(pool.get_ref())
     .await
     .map_err(|e| Problem::unavailable(&e))?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"code": code, "name": b.name.trim(), "class": b.class, "active": b.active})))
+    Ok(
+        HttpResponse::Ok().json(serde_json::json!({"code": code, "name": b.name.trim(),
+        "class": b.class, "active": b.active, "public": b.public})),
+    )
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig, st: State) {
     cfg.app_data(web::Data::from(st.tree.clone()))
         .app_data(web::Data::new(st.vault.clone()))
-        .app_data(web::Data::from(st.limiter.clone()))
+        .app_data(web::Data::new(st.limits))
         .app_data(web::Data::new(st.citizen.clone()))
-        .route("/openapi.json", web::get().to(openapi))
-        .route("/v1/categories", web::get().to(categories))
+        .configure(|cfg| xf_app::openapi::serve(cfg, document()))
+        .service(
+            // No token needed: the citizen's budget applies.
+            web::resource("/v1/categories")
+                .wrap(from_fn(|req, next| limit::gate(Bucket::Citizen, req, next)))
+                .route(web::get().to(categories)),
+        )
         .route("/v1/categories/{code}", web::put().to(put_category))
         .route("/v1/cases", web::post().to(cases::register))
         .route("/v1/cases/{id}", web::get().to(cases::get))
@@ -160,16 +176,18 @@ pub fn configure(cfg: &mut web::ServiceConfig, st: State) {
             web::get().to(vault::petitioners),
         )
         .route("/v1/vault/audit", web::get().to(vault::audit))
-        .route(
-            "/v1/public/cases/{registration_no}",
-            web::get().to(public::status),
-        )
-        .route(
-            "/v1/public/cases/{registration_no}/review",
-            web::post().to(public::review),
-        )
-        .route(
-            "/v1/public/cases/{registration_no}/satisfaction",
-            web::post().to(public::satisfaction),
+        .service(
+            web::scope("/v1/public")
+                .wrap(from_fn(|req, next| limit::gate(Bucket::Citizen, req, next)))
+                .route("/cases/{registration_no}", web::get().to(public::status))
+                .route(
+                    "/cases/{registration_no}/review",
+                    web::post().to(public::review),
+                )
+                .route(
+                    "/cases/{registration_no}/satisfaction",
+                    web::post().to(public::satisfaction),
+                )
+                .default_service(web::to(xf_http::not_found)),
         );
 }

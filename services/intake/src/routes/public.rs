@@ -1,12 +1,8 @@
 //! The citizen's side: status by registration number and query code, review
-//! requests (复查/复核) and satisfaction. No token; rate-limited per client.
+//! requests (复查/复核) and satisfaction. No token; rate-limited per client by
+//! [`super::limit`].
 
-use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::Instant;
-
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, Row};
@@ -16,57 +12,10 @@ use xf_app::Clock;
 use xf_bus::Outbox;
 use xf_events::v1::{ReviewKind, ReviewRequested, SatisfactionRecorded};
 use xf_events::{Payload, tier_of_code};
-use xf_http::{Code, FieldError, Problem, ValidJson};
+use xf_http::{FieldError, Problem, ValidJson};
 
 use crate::settings::CitizenSettings;
 use crate::vault;
-
-/// A token bucket per client address.
-pub struct RateLimiter {
-    per_minute: f64,
-    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
-}
-
-impl RateLimiter {
-    pub fn new(per_minute: u32) -> Self {
-        RateLimiter {
-            per_minute: f64::from(per_minute),
-            buckets: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Takes one token for `ip`; false when the client is over its rate.
-    pub fn allow(&self, ip: IpAddr) -> bool {
-        let now = Instant::now();
-        let mut b = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        if b.len() > 100_000 {
-            b.retain(|_, (_, t)| now.duration_since(*t).as_secs() < 120);
-        }
-        let (tokens, last) = b.entry(ip).or_insert((self.per_minute, now));
-        let refill = now.duration_since(*last).as_secs_f64() * self.per_minute / 60.0;
-        *tokens = (*tokens + refill).min(self.per_minute);
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
-fn limit(req: &HttpRequest, rl: &RateLimiter) -> Result<(), Problem> {
-    let ip = req
-        .peer_addr()
-        .map(|a| a.ip())
-        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    if rl.allow(ip) {
-        Ok(())
-    } else {
-        Err(Problem::new(Code::RateLimited)
-            .detail("too many requests from this client; try again in a minute"))
-    }
-}
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -174,14 +123,11 @@ fn window(f: &Found, s: &CitizenSettings) -> Option<DateTime<Utc>> {
 #[utoipa::path(get, path = "/v1/public/cases/{registration_no}", params(("registration_no" = String, Path), CodeQuery),
     responses((status = 200, description = "Status and timeline, no personal data"), (status = 404, description = "Unknown number or wrong code"), (status = 429)))]
 pub async fn status(
-    req: HttpRequest,
     path: web::Path<String>,
     q: web::Query<CodeQuery>,
     pool: web::Data<PgPool>,
-    rl: web::Data<RateLimiter>,
     settings: web::Data<CitizenSettings>,
 ) -> Result<HttpResponse, Problem> {
-    limit(&req, &rl)?;
     let no = path.into_inner();
     let f = find(pool.get_ref(), &no, &q.code, false).await?;
     let row = &f.row;
@@ -238,18 +184,14 @@ pub struct Accepted {
 #[utoipa::path(post, path = "/v1/public/cases/{registration_no}/review", request_body = ReviewRequest,
     params(("registration_no" = String, Path)),
     responses((status = 202, body = Accepted), (status = 404), (status = 409, description = "No reply yet, window closed, or not the right stage"), (status = 422), (status = 429)))]
-#[allow(clippy::too_many_arguments)]
 pub async fn review(
-    req: HttpRequest,
     path: web::Path<String>,
     body: ValidJson<ReviewRequest>,
     pool: web::Data<PgPool>,
-    rl: web::Data<RateLimiter>,
     clock: web::Data<Clock>,
     outbox: web::Data<Outbox>,
     settings: web::Data<CitizenSettings>,
 ) -> Result<HttpResponse, Problem> {
-    limit(&req, &rl)?;
     let b = body.into_inner();
     let kind = match b.kind.as_str() {
         "review" => ReviewKind::Review,
@@ -368,17 +310,13 @@ pub struct SatisfactionRequest {
 #[utoipa::path(post, path = "/v1/public/cases/{registration_no}/satisfaction", request_body = SatisfactionRequest,
     params(("registration_no" = String, Path)),
     responses((status = 202, body = Accepted), (status = 404), (status = 409), (status = 422), (status = 429)))]
-#[allow(clippy::too_many_arguments)]
 pub async fn satisfaction(
-    req: HttpRequest,
     path: web::Path<String>,
     body: ValidJson<SatisfactionRequest>,
     pool: web::Data<PgPool>,
-    rl: web::Data<RateLimiter>,
     clock: web::Data<Clock>,
     outbox: web::Data<Outbox>,
 ) -> Result<HttpResponse, Problem> {
-    limit(&req, &rl)?;
     let b = body.into_inner();
     if !(1..=5).contains(&b.score) {
         return Err(Problem::validation(vec![FieldError::new(

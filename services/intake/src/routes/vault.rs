@@ -12,6 +12,7 @@ use xf_auth::{Authenticated, roles};
 use xf_http::{FieldError, Problem};
 
 use crate::register::Petitioner;
+use crate::store::audit::{self, Shown};
 use crate::vault::Vault;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -23,7 +24,11 @@ pub struct ReasonQuery {
 
 /// The decrypted petitioners (and sealed accusation content) of a case; audited.
 #[utoipa::path(get, path = "/v1/cases/{id}/petitioners", params(("id" = Uuid, Path), ReasonQuery),
-    responses((status = 200, description = "Identity of the petitioners"), (status = 403), (status = 404), (status = 422)),
+    responses((status = 200, description = "Identity of the petitioners"),
+        (status = 401, description = "No valid token"),
+        (status = 403, description = "Not a vault reader"),
+        (status = 404, description = "No such case inside the reader's jurisdiction"),
+        (status = 422, description = "reason missing or not 4 to 200 characters")),
     security(("bearer" = [])))]
 pub async fn petitioners(
     user: Authenticated,
@@ -35,17 +40,13 @@ pub async fn petitioners(
 ) -> Result<HttpResponse, Problem> {
     let claims = user.0;
     claims.require_any_role(&[roles::VAULT_READER])?;
-    let reason = q.reason.trim();
-    if !(4..=200).contains(&reason.chars().count()) {
-        return Err(Problem::validation(vec![FieldError::new(
-            "reason",
-            "state why, in 4 to 200 characters",
-        )]));
-    }
+    let reason = audit::reason(&q.reason)?;
     let id = path.into_inner();
     let mut tx = pool.begin().await.map_err(|e| Problem::unavailable(&e))?;
     let case = sqlx::query(
-        "SELECT matter_code, confidential, sealed_content, key_version FROM cases WHERE id = $1",
+        "SELECT matter_code, handled_in, accused_unit_id, confidential, sealed_content,
+                key_version
+         FROM cases WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(&mut *tx)
@@ -53,7 +54,20 @@ pub async fn petitioners(
     .map_err(|e| Problem::unavailable(&e))?
     .ok_or_else(|| Problem::not_found("case"))?;
     let code: String = case.get("matter_code");
-    claims.require_scope(&code)?;
+    let handled_in: Option<String> = case.get("handled_in");
+    let accused: Option<String> = case.get("accused_unit_id");
+    // Outside the reader's jurisdiction, or the accused unit's token: no such case.
+    let visible = !xf_access::is_excluded(&claims, accused.as_deref())
+        && xf_access::in_scope(
+            &claims,
+            &xf_access::Case {
+                jurisdiction_code: handled_in.as_deref().unwrap_or_default(),
+                ..xf_access::Case::at(&code)
+            },
+        );
+    if !visible {
+        return Err(Problem::not_found("case"));
+    }
     let rows = sqlx::query("SELECT position, pid, key_version, sealed FROM petitioners WHERE case_id = $1 ORDER BY position")
         .bind(id)
         .fetch_all(&mut *tx)
@@ -83,25 +97,14 @@ pub async fn petitioners(
         }
         None => None,
     };
-    let what = if content.is_some() {
-        "identity, confidential content"
+    let shown = if content.is_some() {
+        Shown::IdentityAndSealedContent
     } else {
-        "identity"
+        Shown::Identity
     };
-    sqlx::query(
-        "INSERT INTO vault_audit (at, reader, reader_unit, reader_scope, case_id, reason, what)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(clock.now())
-    .bind(&claims.sub)
-    .bind(&claims.unit)
-    .bind(&claims.jurisdiction)
-    .bind(id)
-    .bind(reason)
-    .bind(what)
-    .execute(&mut *tx)
-    .await
-    .map_err(|e| Problem::unavailable(&e))?;
+    audit::record(&mut tx, clock.now(), &claims, id, reason, shown)
+        .await
+        .map_err(|e| Problem::unavailable(&e))?;
     tx.commit().await.map_err(|e| Problem::unavailable(&e))?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
@@ -122,7 +125,8 @@ pub struct AuditQuery {
     pub limit: Option<i64>,
 }
 
-/// The vault audit trail within the caller's jurisdiction.
+/// The read audit trail within the caller's jurisdiction: reads of identity and of
+/// register entries (never the trail of a case the caller's unit is accused in).
 #[utoipa::path(get, path = "/v1/vault/audit", params(AuditQuery),
     responses((status = 200, description = "Audit records, newest first"), (status = 403), (status = 422)),
     security(("bearer" = [])))]
@@ -147,6 +151,7 @@ pub async fn audit(
            AND ($2::uuid IS NULL OR a.case_id = $2)
            AND ($3::timestamptz IS NULL OR a.at >= $3)
            AND ($4::timestamptz IS NULL OR a.at < $4)
+           AND ($6::text IS NULL OR c.accused_unit_id IS DISTINCT FROM $6)
          ORDER BY a.at DESC, a.id DESC LIMIT $5",
     )
     .bind(&claims.jurisdiction)
@@ -154,6 +159,7 @@ pub async fn audit(
     .bind(q.since)
     .bind(q.until)
     .bind(limit)
+    .bind(claims.unit.as_deref().filter(|u| !u.is_empty()))
     .fetch_all(pool.get_ref())
     .await
     .map_err(|e| Problem::unavailable(&e))?;

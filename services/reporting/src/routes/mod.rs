@@ -86,7 +86,9 @@ async fn stats(
     })))
 }
 
-/// The facts reporting holds for one case.
+/// The facts reporting holds for one case, by the shared visibility rule (`xf-access`):
+/// overseers over its place and the lead unit's handlers; the accused unit and
+/// everyone else get 404.
 async fn case(
     user: Authenticated,
     path: web::Path<Uuid>,
@@ -96,7 +98,7 @@ async fn case(
     let r = sqlx::query(
         "SELECT registration_no, category, channel, tier, jurisdiction_code, unit_id, status,
                 registered_at, updated_at, events, trace_id, leader_title, group_id, overdue,
-                skip_level
+                skip_level, excluded_unit_id
          FROM case_facts WHERE case_id = $1",
     )
     .bind(id)
@@ -105,7 +107,16 @@ async fn case(
     .map_err(|e| Problem::unavailable(&e))?
     .ok_or_else(|| Problem::not_found("case"))?;
     let code: String = r.get("jurisdiction_code");
-    user.0.require_scope(&code)?;
+    let unit: Option<String> = r.get("unit_id");
+    let excluded: Option<String> = r.get("excluded_unit_id");
+    xf_access::require(
+        &user.0,
+        &xf_access::Case {
+            lead_unit: unit.as_deref(),
+            excluded_unit: excluded.as_deref(),
+            ..xf_access::Case::at(&code)
+        },
+    )?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "case_id": id,
         "registration_no": r.get::<Option<String>, _>("registration_no"),
@@ -113,7 +124,7 @@ async fn case(
         "channel": r.get::<Option<String>, _>("channel"),
         "tier": r.get::<String, _>("tier"),
         "jurisdiction_code": code,
-        "unit_id": r.get::<Option<String>, _>("unit_id"),
+        "unit_id": unit,
         "status": r.get::<String, _>("status"),
         "registered_at": r.get::<Option<DateTime<Utc>>, _>("registered_at"),
         "updated_at": r.get::<DateTime<Utc>, _>("updated_at"),

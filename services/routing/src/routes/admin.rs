@@ -16,6 +16,24 @@ use xf_jurisdiction::{Code, ImportError, Tree, pg};
 use crate::catalog::{self, CompetentTier, FLAGS, Rule, Shared, UnitKind};
 use crate::places::Places;
 
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        put_unit,
+        list_units,
+        get_unit,
+        put_rule,
+        retire_rule,
+        list_rules,
+        get_rule,
+        get_division,
+        import_divisions
+    ),
+    components(schemas(UnitInput, RuleInput, Problem, xf_http::FieldError))
+)]
+pub struct Doc;
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/units", web::get().to(list_units))
         .route("/v1/units/{id}", web::get().to(get_unit))
@@ -63,7 +81,7 @@ fn admin_for(user: &Authenticated, code: &str) -> Result<(), Problem> {
     Ok(())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UnitInput {
     pub name: String,
@@ -83,6 +101,22 @@ fn yes() -> bool {
     true
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/units/{id}",
+    tag = "units",
+    params(("id" = String, Path, description = "Unit id: 1 to 64 letters, digits, -, _, ., :")),
+    request_body = UnitInput,
+    responses(
+        (status = 200, description = "A new version of the unit"), (status = 201, description = "The unit, first version"),
+        (status = 400, description = "Not valid JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the role or the jurisdiction for this", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields missing or invalid, each named in errors[]", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn put_unit(
     user: Authenticated,
     path: web::Path<String>,
@@ -200,12 +234,25 @@ async fn put_unit(
     Ok(resp.json(doc))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct UnitQuery {
     jurisdiction: Option<String>,
     kind: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/units",
+    tag = "units",
+    params(UnitQuery),
+    responses(
+        (status = 200, description = "{units: [...]}, sorted by id"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields missing or invalid, each named in errors[]", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn list_units(
     _user: Authenticated,
     q: web::Query<UnitQuery>,
@@ -226,6 +273,19 @@ async fn list_units(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "units": units })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/units/{id}",
+    tag = "units",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "{unit, versions: [{version, doc, changed_at, changed_by}]}"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource for this caller (also outside its scope)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn get_unit(
     _user: Authenticated,
     path: web::Path<String>,
@@ -258,7 +318,7 @@ async fn get_unit(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "unit": unit, "versions": versions })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleInput {
     #[serde(default)]
@@ -282,6 +342,23 @@ pub struct RuleInput {
     pub effective_to: Option<DateTime<Utc>>,
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/rules/{id}",
+    tag = "rules",
+    params(("id" = String, Path, description = "Rule id")),
+    request_body = RuleInput,
+    responses(
+        (status = 200, description = "Version n+1 of the rule"), (status = 201, description = "The rule, first version"),
+        (status = 400, description = "Not valid JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the role or the jurisdiction for this", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed in the current state", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields missing or invalid, each named in errors[]", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 #[allow(clippy::too_many_arguments)]
 async fn put_rule(
     user: Authenticated,
@@ -526,11 +603,28 @@ async fn put_rule(
     Ok(status.json(candidate))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct RetireQuery {
     at: Option<DateTime<Utc>>,
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/rules/{id}",
+    tag = "rules",
+    params(("id" = String, Path), RetireQuery),
+    responses(
+        (status = 200, description = "{id, version, effective_to}"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the role or the jurisdiction for this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource for this caller (also outside its scope)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed in the current state", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields missing or invalid, each named in errors[]", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn retire_rule(
     user: Authenticated,
     path: web::Path<String>,
@@ -581,7 +675,8 @@ async fn retire_rule(
         .json(serde_json::json!({"id": id, "version": version, "effective_to": at})))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct RulesQuery {
     /// Rules in force at this moment (default: now); `all=true` lists every version.
     at: Option<DateTime<Utc>>,
@@ -589,6 +684,18 @@ struct RulesQuery {
     all: bool,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/rules",
+    tag = "rules",
+    params(RulesQuery),
+    responses(
+        (status = 200, description = "{at, rules: [...]}: the rules in force at `at`, or every version"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields missing or invalid, each named in errors[]", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn list_rules(
     _user: Authenticated,
     q: web::Query<RulesQuery>,
@@ -605,6 +712,18 @@ async fn list_rules(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "at": at, "rules": rules })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/rules/{id}",
+    tag = "rules",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "{id, versions: [...]}"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource for this caller (also outside its scope)", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn get_rule(
     _user: Authenticated,
     path: web::Path<String>,
@@ -620,6 +739,20 @@ async fn get_rule(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "id": id, "versions": versions })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/divisions/{code}",
+    tag = "divisions",
+    params(("code" = String, Path, description = "6, 9 or 12 digits")),
+    responses(
+        (status = 200, description = "{code, name, tier, chain, children, tree_version}"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource for this caller (also outside its scope)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields missing or invalid, each named in errors[]", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn get_division(
     _user: Authenticated,
     path: web::Path<String>,
@@ -651,7 +784,8 @@ async fn get_division(
     })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ImportQuery {
     /// `merge` (default) adds or renames divisions; `replace` swaps the whole tree.
     mode: Option<String>,
@@ -659,6 +793,23 @@ struct ImportQuery {
 
 /// Imports divisions from one CSV body (`code,name[,…]`, any tier, any order). A bad
 /// row refuses the whole import, naming its line.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/divisions",
+    tag = "divisions",
+    params(ImportQuery),
+    request_body(content = String, content_type = "text/csv", description = "code,name lines, any tier, any order"),
+    responses(
+        (status = 200, description = "What the import stored"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the role or the jurisdiction for this", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Wrong content type", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields missing or invalid, each named in errors[]", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn import_divisions(
     user: Authenticated,
     req: HttpRequest,

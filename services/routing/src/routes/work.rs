@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row};
 use uuid::Uuid;
+use xf_access::Standing;
 use xf_app::Clock;
 use xf_auth::{Authenticated, Claims, roles};
 use xf_bus::Outbox;
@@ -25,6 +26,35 @@ use xf_jurisdiction::Code;
 use crate::catalog::{Shared, office_unit_id};
 use crate::handler::{Redispatch, Stored, emit, history, redispatch};
 use crate::places::Places;
+
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        explain,
+        worklist,
+        issue_groups,
+        accept,
+        not_accept,
+        transfer,
+        transfer_decision,
+        extension,
+        extension_decision,
+        reply,
+        close,
+        unlink
+    ),
+    components(schemas(
+        CaseView,
+        NotAcceptBody,
+        TransferBody,
+        DecisionBody,
+        ExtensionBody,
+        ReplyBody,
+        UnlinkBody
+    ))
+)]
+pub struct Doc;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/worklist", web::get().to(worklist))
@@ -55,13 +85,8 @@ fn db(e: sqlx::Error) -> Problem {
     }
 }
 
-/// Roles that see every case in their jurisdiction.
-const OVERSEERS: [&str; 4] = [
-    roles::SUPERVISOR,
-    roles::LEADER,
-    roles::ADMIN,
-    roles::ANALYST,
-];
+/// Roles that see every case in their jurisdiction (the shared rule's).
+const OVERSEERS: [&str; 4] = xf_access::OVERSEERS;
 
 /// The columns every read of a case takes.
 const CASE_COLUMNS: &str = "id, registration_no, category, matter_code, tier, jurisdiction_code,
@@ -71,7 +96,7 @@ const CASE_COLUMNS: &str = "id, registration_no, category, matter_code, tier, ju
     review_level, final, extension, pending, linked_to, group_id, reply_outcome";
 
 /// A case as the workbench shows it (no personal data: routing holds none).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CaseView {
     pub id: Uuid,
     pub registration_no: String,
@@ -152,38 +177,23 @@ impl CaseView {
     }
 }
 
-/// What a user may do with a case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Access {
-    /// Staff of the lead unit.
-    Lead,
-    /// Staff of an assisting unit.
-    Assisting,
-    /// Supervisors, leaders, administrators and analysts over its jurisdiction.
-    Overseer,
-}
+/// What a user may do with a case: the standing of the shared rule (`xf-access`).
+type Access = Standing;
 
-/// The case as `user` may see it: the accused unit never learns it exists (404), nor
-/// does anyone outside it for a confidential accusation.
+/// The case as `user` may see it (`xf-access`): the accused unit never learns it exists,
+/// nor does anyone neither assigned to it nor overseeing its place (404).
 fn access(user: &Claims, c: &CaseView) -> Result<Access, Problem> {
-    let unit = user.unit.as_deref();
-    if unit.is_some() && unit == c.excluded_unit_id.as_deref() {
-        return Err(Problem::not_found("case"));
-    }
-    if unit.is_some() && unit == c.unit_id.as_deref() {
-        return Ok(Access::Lead);
-    }
-    if unit.is_some_and(|u| c.assisting_unit_ids.iter().any(|a| a == u)) {
-        return Ok(Access::Assisting);
-    }
-    let oversees = user.covers(&c.jurisdiction_code) || user.covers(&c.matter_code);
-    if oversees && user.roles.iter().any(|r| OVERSEERS.contains(&r.as_str())) {
-        return Ok(Access::Overseer);
-    }
-    if c.confidential || !oversees {
-        return Err(Problem::not_found("case"));
-    }
-    Err(Problem::forbidden("the case is handled by another unit"))
+    xf_access::require(
+        user,
+        &xf_access::Case {
+            matter_code: &c.matter_code,
+            jurisdiction_code: &c.jurisdiction_code,
+            lead_unit: c.unit_id.as_deref(),
+            assisting_units: &c.assisting_unit_ids,
+            excluded_unit: c.excluded_unit_id.as_deref(),
+            confidential: c.confidential,
+        },
+    )
 }
 
 async fn load(conn: &mut PgConnection, id: Uuid, lock: bool) -> Result<CaseView, Problem> {
@@ -201,6 +211,19 @@ async fn load(conn: &mut PgConnection, id: Uuid, lock: bool) -> Result<CaseView,
 }
 
 /// Explains where a case went and why, with its routing history.
+#[utoipa::path(
+    get,
+    path = "/v1/cases/{id}/routing",
+    tag = "workbench",
+    params(("id" = Uuid, Path, description = "The case id")),
+    responses(
+        (status = 200, description = "The case, the decision (rule, version, each step) and its whole routing history", body = CaseView),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource for this caller (also outside its scope)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn explain(
     user: Authenticated,
     path: web::Path<Uuid>,
@@ -242,7 +265,8 @@ async fn explain(
     Ok(HttpResponse::Ok().json(body))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     status: Option<String>,
@@ -288,6 +312,20 @@ fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
 }
 
 /// A unit's (or an overseer's) cases, newest dispatch first, with keyset paging.
+#[utoipa::path(
+    get,
+    path = "/v1/worklist",
+    tag = "workbench",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "{items: [CaseView], next_cursor}, newest dispatch first"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the role or the jurisdiction for this", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields missing or invalid, each named in errors[]", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn worklist(
     user: Authenticated,
     q: web::Query<ListQuery>,
@@ -412,12 +450,26 @@ async fn worklist(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items, "next_cursor": next })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct GroupQuery {
     jurisdiction: Option<String>,
 }
 
 /// Possible collective issues: similar matters from different petitioners in one place.
+#[utoipa::path(
+    get,
+    path = "/v1/issue-groups",
+    tag = "workbench",
+    params(GroupQuery),
+    responses(
+        (status = 200, description = "{groups: [{group_id, jurisdiction_code, category, first_case_id, member_count, case_ids, …}]}"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the role or the jurisdiction for this", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn issue_groups(
     user: Authenticated,
     q: web::Query<GroupQuery>,
@@ -435,9 +487,12 @@ async fn issue_groups(
                 array_agg(c.id ORDER BY c.registered_at) AS case_ids
          FROM issue_groups g JOIN cases c ON c.group_id = g.id
          WHERE g.jurisdiction_code LIKE $1
+           AND ($2::text IS NULL OR c.excluded_unit_id IS DISTINCT FROM $2)
          GROUP BY g.id ORDER BY g.updated_at DESC LIMIT 200",
     )
     .bind(format!("{scope}%"))
+    // The accused unit's token never sees its case, not even in a group.
+    .bind(user.0.unit.as_deref().filter(|u| !u.is_empty()))
     .fetch_all(pool.get_ref())
     .await
     .map_err(db)?
@@ -606,6 +661,21 @@ macro_rules! ctx {
     };
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/cases/{id}/accept",
+    tag = "workbench",
+    params(("id" = Uuid, Path, description = "The case id")),
+    responses(
+        (status = 200, description = "The case after the move", body = CaseView),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the role or the jurisdiction for this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource for this caller (also outside its scope)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed in the current state", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn accept(
     user: Authenticated,
     path: web::Path<Uuid>,
@@ -635,7 +705,7 @@ async fn accept(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NotAcceptBody {
     reason: String,
@@ -645,6 +715,24 @@ struct NotAcceptBody {
     referral_channel: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/cases/{id}/not-accept",
+    tag = "workbench",
+    params(("id" = Uuid, Path, description = "The case id")),
+    request_body = NotAcceptBody,
+    responses(
+        (status = 200, description = "The case, not accepted and closed", body = CaseView),
+        (status = 400, description = "Not valid JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the role or the jurisdiction for this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource for this caller (also outside its scope)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed in the current state", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields missing or invalid, each named in errors[]", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn not_accept(
     user: Authenticated,
     path: web::Path<Uuid>,
@@ -693,7 +781,7 @@ async fn not_accept(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TransferBody {
     to_unit_id: String,
@@ -701,6 +789,24 @@ struct TransferBody {
 }
 
 /// Asks the dispatching office to hand the case to another unit (退单/改派).
+#[utoipa::path(
+    post,
+    path = "/v1/cases/{id}/transfer",
+    tag = "workbench",
+    params(("id" = Uuid, Path, description = "The case id")),
+    request_body = TransferBody,
+    responses(
+        (status = 200, description = "The case, transfer requested", body = CaseView),
+        (status = 400, description = "Not valid JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the role or the jurisdiction for this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource for this caller (also outside its scope)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed in the current state", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields missing or invalid, each named in errors[]", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 #[allow(clippy::too_many_arguments)]
 async fn transfer(
     user: Authenticated,
@@ -783,7 +889,7 @@ async fn transfer(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DecisionBody {
     approve: bool,
@@ -791,6 +897,24 @@ struct DecisionBody {
     note: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/cases/{id}/transfer-decision",
+    tag = "workbench",
+    params(("id" = Uuid, Path, description = "The case id")),
+    request_body = DecisionBody,
+    responses(
+        (status = 200, description = "The case with its new unit, or back where it was", body = CaseView),
+        (status = 400, description = "Not valid JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the role or the jurisdiction for this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource for this caller (also outside its scope)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed in the current state", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields missing or invalid, each named in errors[]", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn transfer_decision(
     user: Authenticated,
     path: web::Path<Uuid>,
@@ -843,10 +967,10 @@ async fn transfer_decision(
                             "reason": s("reason"), "note": b.note}),
                     ),
                     events: vec![
+                        // The reason stays in the history above, off the bus.
                         Payload::CaseTransferred(CaseTransferred {
                             from_unit_id: c.unit().to_owned(),
                             to_unit_id: to.clone(),
-                            reason: s("reason"),
                         }),
                         Payload::CaseDispatched(CaseDispatched {
                             unit_id: to.clone(),
@@ -875,7 +999,7 @@ async fn transfer_decision(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ExtensionBody {
     days: i64,
@@ -883,6 +1007,24 @@ struct ExtensionBody {
 }
 
 /// Asks for the one extension of the handling period (at most 30 days).
+#[utoipa::path(
+    post,
+    path = "/v1/cases/{id}/extension",
+    tag = "workbench",
+    params(("id" = Uuid, Path, description = "The case id")),
+    request_body = ExtensionBody,
+    responses(
+        (status = 200, description = "The case, extension requested", body = CaseView),
+        (status = 400, description = "Not valid JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the role or the jurisdiction for this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource for this caller (also outside its scope)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed in the current state", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields missing or invalid, each named in errors[]", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn extension(
     user: Authenticated,
     path: web::Path<Uuid>,
@@ -928,6 +1070,24 @@ async fn extension(
     .await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/cases/{id}/extension-decision",
+    tag = "workbench",
+    params(("id" = Uuid, Path, description = "The case id")),
+    request_body = DecisionBody,
+    responses(
+        (status = 200, description = "The case, extension approved or rejected", body = CaseView),
+        (status = 400, description = "Not valid JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the role or the jurisdiction for this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource for this caller (also outside its scope)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed in the current state", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields missing or invalid, each named in errors[]", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn extension_decision(
     user: Authenticated,
     path: web::Path<Uuid>,
@@ -946,15 +1106,14 @@ async fn extension_decision(
                 return Err(illegal(c, "decide an extension for"));
             }
             let days = u32::try_from(p["days"].as_i64().unwrap_or(0)).unwrap_or(0);
-            let reason = p["reason"].as_str().unwrap_or_default().to_owned();
             let (ext, action, events) = if b.approve {
                 (
                     "approved",
                     "extension_approved",
+                    // The reason stays in the request's history entry, off the bus.
                     vec![Payload::DeadlineExtended(DeadlineExtended {
                         stage: Stage::Handling as i32,
                         days,
-                        reason,
                         new_due_at: None,
                     })],
                 )
@@ -977,7 +1136,7 @@ async fn extension_decision(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReplyBody {
     /// support (支持), explain (解释) or not_support (不予支持).
@@ -986,6 +1145,24 @@ struct ReplyBody {
 }
 
 /// The written reply to the petitioner (信访条例 Art. 32).
+#[utoipa::path(
+    post,
+    path = "/v1/cases/{id}/reply",
+    tag = "workbench",
+    params(("id" = Uuid, Path, description = "The case id")),
+    request_body = ReplyBody,
+    responses(
+        (status = 200, description = "The case, replied", body = CaseView),
+        (status = 400, description = "Not valid JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the role or the jurisdiction for this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource for this caller (also outside its scope)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed in the current state", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields missing or invalid, each named in errors[]", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn reply(
     user: Authenticated,
     path: web::Path<Uuid>,
@@ -1048,6 +1225,21 @@ async fn reply(
     .await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/cases/{id}/close",
+    tag = "workbench",
+    params(("id" = Uuid, Path, description = "The case id")),
+    responses(
+        (status = 200, description = "The case, closed", body = CaseView),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the role or the jurisdiction for this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource for this caller (also outside its scope)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed in the current state", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn close(
     user: Authenticated,
     path: web::Path<Uuid>,
@@ -1087,7 +1279,7 @@ async fn close(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UnlinkBody {
     reason: String,
@@ -1095,6 +1287,24 @@ struct UnlinkBody {
 
 /// The dispatching office (or a supervisor) finds that a case linked as a repeat is a
 /// different matter: it is unlinked and dispatched by the rules in force now.
+#[utoipa::path(
+    post,
+    path = "/v1/cases/{id}/unlink",
+    tag = "workbench",
+    params(("id" = Uuid, Path, description = "The case id")),
+    request_body = UnlinkBody,
+    responses(
+        (status = 200, description = "The case, unlinked and dispatched", body = CaseView),
+        (status = 400, description = "Not valid JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the role or the jurisdiction for this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource for this caller (also outside its scope)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed in the current state", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields missing or invalid, each named in errors[]", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 #[allow(clippy::too_many_arguments)]
 async fn unlink(
     user: Authenticated,

@@ -16,6 +16,11 @@ use xf_http::{FieldError, Problem};
 
 use super::{OVERSEERS, db, parse_time, scope_filter};
 
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(report))]
+pub struct Doc;
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/accountability", web::get().to(report));
 }
@@ -109,7 +114,8 @@ struct UnitTotal {
     skip_level: i64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ReportQuery {
     jurisdiction: Option<String>,
@@ -141,6 +147,20 @@ fn wants_csv(req: &HttpRequest, format: Option<&str>) -> bool {
 
 /// Accountability records under a jurisdiction, optionally for a period and one unit;
 /// JSON, or CSV with `Accept: text/csv` or `format=csv`.
+#[utoipa::path(
+    get,
+    path = "/v1/accountability",
+    tag = "accountability",
+    params(ReportQuery),
+    responses(
+        (status = 200, description = "{jurisdiction, from, to, items, by_unit, truncated}, or CSV with Accept: text/csv or format=csv"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the role or the jurisdiction for this", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields missing or invalid, each named in errors[]", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn report(
     req: HttpRequest,
     user: Authenticated,
@@ -170,9 +190,20 @@ async fn report(
     let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(
         "SELECT unit_id, jurisdiction_code, original_case_id, stage, due_at, stopped_at,
                 overdue_secs, followed_by, new_case_id, at
-         FROM accountability_records WHERE jurisdiction_code LIKE ",
+         FROM accountability_records a WHERE jurisdiction_code LIKE ",
     );
     qb.push_bind(format!("{scope}%"));
+    if let Some(unit) = u.unit.as_deref().filter(|x| !x.is_empty()) {
+        // Neither the original nor the repeat may be a case the token's unit is
+        // accused in (R13), whatever its role.
+        qb.push(
+            " AND NOT EXISTS (SELECT 1 FROM oversight_cases o
+                WHERE o.case_id IN (a.original_case_id, a.new_case_id)
+                  AND o.excluded_unit_id = ",
+        )
+        .push_bind(unit.to_owned())
+        .push(")");
+    }
     if let Some(f) = from {
         qb.push(" AND at >= ").push_bind(f);
     }

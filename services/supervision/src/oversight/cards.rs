@@ -19,6 +19,14 @@ use xf_http::{FieldError, Problem, ValidJson};
 use super::registry::current;
 use super::{OVERSEERS, db, ident, scope_filter, tier_of};
 
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(issue, list, show, acknowledge, progress, complete, urge),
+    components(schemas(Card, IssueBody, ProgressBody, CompleteBody, UrgeBody))
+)]
+pub struct Doc;
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/cards", web::post().to(issue))
         .route("/v1/cards", web::get().to(list))
@@ -37,10 +45,12 @@ const MAX_DAYS_AHEAD: i64 = 366;
 const CARD_COLUMNS: &str = "id, case_id, jurisdiction_code, instruction, undertaking_unit_id,
     state, issued_by, issued_at, due_at, acknowledged_at, acknowledged_by, completed_at,
     completed_by, result, overdue_at, updated_at,
-    (SELECT count(*) FROM card_urges u WHERE u.card_id = cards.id) AS urges";
+    (SELECT count(*) FROM card_urges u WHERE u.card_id = cards.id) AS urges,
+    (SELECT o.excluded_unit_id FROM oversight_cases o WHERE o.case_id = cards.case_id)
+        AS excluded_unit_id";
 
 /// A card as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Card {
     pub id: Uuid,
     pub case_id: Uuid,
@@ -60,6 +70,9 @@ pub struct Card {
     pub overdue_at: Option<DateTime<Utc>>,
     pub urge_count: i64,
     pub updated_at: DateTime<Utc>,
+    /// The case's accused unit: never sees the card.
+    #[serde(skip)]
+    pub excluded_unit_id: Option<String>,
 }
 
 impl Card {
@@ -84,6 +97,7 @@ impl Card {
             overdue_at,
             urge_count: r.get("urges"),
             updated_at: r.get("updated_at"),
+            excluded_unit_id: r.get("excluded_unit_id"),
         }
     }
 }
@@ -112,20 +126,20 @@ enum Access {
     Overseer,
 }
 
-/// The card as `user` may see it: 404 outside the user's jurisdiction and unit, 403 for
-/// another unit within it.
+/// The card as `user` may see it, by the shared rule (`xf-access`): the undertaking
+/// unit and overseers over the card's place; the case's accused unit and everyone else
+/// get 404.
 fn access(user: &Claims, c: &Card) -> Result<Access, Problem> {
-    if user.unit.as_deref() == Some(c.undertaking_unit_id.as_str()) {
-        return Ok(Access::Unit);
+    let case = xf_access::Case {
+        lead_unit: Some(c.undertaking_unit_id.as_str()),
+        excluded_unit: c.excluded_unit_id.as_deref(),
+        ..xf_access::Case::at(&c.jurisdiction_code)
+    };
+    match xf_access::see(user, &case) {
+        Ok(xf_access::Standing::Overseer) => Ok(Access::Overseer),
+        Ok(_) => Ok(Access::Unit),
+        Err(_) => Err(Problem::not_found("card")),
     }
-    let covers = user.covers(&c.jurisdiction_code);
-    if covers && user.roles.iter().any(|r| OVERSEERS.contains(&r.as_str())) {
-        return Ok(Access::Overseer);
-    }
-    if covers {
-        return Err(Problem::forbidden("the card is addressed to another unit"));
-    }
-    Err(Problem::not_found("card"))
 }
 
 async fn history(
@@ -149,7 +163,7 @@ async fn history(
     Ok(())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct IssueBody {
     case_id: Uuid,
@@ -159,6 +173,22 @@ struct IssueBody {
 }
 
 /// Issues a card on a case the registry knows, within the issuer's jurisdiction.
+#[utoipa::path(
+    post,
+    path = "/v1/cards",
+    tag = "cards",
+    request_body = IssueBody,
+    responses(
+        (status = 201, description = "The card, issued", body = Card),
+        (status = 400, description = "Not valid JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the role or the jurisdiction for this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource for this caller (also outside its scope)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields missing or invalid, each named in errors[]", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn issue(
     user: Authenticated,
     body: ValidJson<IssueBody>,
@@ -189,7 +219,14 @@ async fn issue(
         .await
         .map_err(db)?
         .ok_or_else(|| Problem::not_found("case"))?;
-    u.require_scope(&case.jurisdiction_code)?;
+    case.require(u)?;
+    if case.excluded_unit_id.as_deref() == Some(b.undertaking_unit_id.trim()) {
+        // R13: the accused unit never receives the case, nor a card on it.
+        return Err(Problem::validation(vec![FieldError::new(
+            "undertaking_unit_id",
+            "the accused unit may not undertake a card on this case",
+        )]));
+    }
     let id = Uuid::now_v7();
     sqlx::query(
         "INSERT INTO cards (id, case_id, jurisdiction_code, instruction, undertaking_unit_id,
@@ -238,7 +275,8 @@ async fn issue(
         .json(card))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     jurisdiction: Option<String>,
@@ -250,6 +288,20 @@ struct ListQuery {
 }
 
 /// Cards over the user's jurisdiction (overseers) or addressed to the user's unit.
+#[utoipa::path(
+    get,
+    path = "/v1/cards",
+    tag = "cards",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "{items: [Card]}"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the role or the jurisdiction for this", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields missing or invalid, each named in errors[]", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn list(
     user: Authenticated,
     q: web::Query<ListQuery>,
@@ -297,6 +349,15 @@ async fn list(
     }
     if !errs.is_empty() {
         return Err(Problem::validation(errs));
+    }
+    if let Some(unit) = u.unit.as_deref().filter(|x| !x.is_empty()) {
+        // The accused unit never sees cards on its case, whatever its role.
+        qb.push(
+            " AND NOT EXISTS (SELECT 1 FROM oversight_cases o
+                WHERE o.case_id = cards.case_id AND o.excluded_unit_id = ",
+        )
+        .push_bind(unit.to_owned())
+        .push(")");
     }
     if let Some(s) = &q.state {
         qb.push(" AND state = ").push_bind(s.clone());
@@ -380,6 +441,19 @@ async fn detail(conn: &mut PgConnection, card: Card) -> Result<serde_json::Value
     Ok(v)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/cards/{id}",
+    tag = "cards",
+    params(("id" = Uuid, Path, description = "The card id")),
+    responses(
+        (status = 200, description = "The card with its reports, urges and history"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource for this caller (also outside its scope)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn show(
     user: Authenticated,
     path: web::Path<Uuid>,
@@ -507,6 +581,21 @@ async fn act(
     Ok(HttpResponse::Ok().json(body))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/cards/{id}/acknowledge",
+    tag = "cards",
+    params(("id" = Uuid, Path, description = "The card id")),
+    responses(
+        (status = 200, description = "The card, acknowledged"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the role or the jurisdiction for this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource for this caller (also outside its scope)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed in the current state", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn acknowledge(
     user: Authenticated,
     path: web::Path<Uuid>,
@@ -533,12 +622,30 @@ async fn acknowledge(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ProgressBody {
     text: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/cards/{id}/progress",
+    tag = "cards",
+    params(("id" = Uuid, Path, description = "The card id")),
+    request_body = ProgressBody,
+    responses(
+        (status = 200, description = "The card, in progress, with the report"),
+        (status = 400, description = "Not valid JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the role or the jurisdiction for this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource for this caller (also outside its scope)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed in the current state", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields missing or invalid, each named in errors[]", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn progress(
     user: Authenticated,
     path: web::Path<Uuid>,
@@ -575,12 +682,30 @@ async fn progress(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CompleteBody {
     result: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/cards/{id}/complete",
+    tag = "cards",
+    params(("id" = Uuid, Path, description = "The card id")),
+    request_body = CompleteBody,
+    responses(
+        (status = 200, description = "The card, completed"),
+        (status = 400, description = "Not valid JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the role or the jurisdiction for this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource for this caller (also outside its scope)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed in the current state", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields missing or invalid, each named in errors[]", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn complete(
     user: Authenticated,
     path: web::Path<Uuid>,
@@ -610,13 +735,31 @@ async fn complete(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UrgeBody {
     note: String,
 }
 
 /// Urges the undertaking unit (催办): recorded with the card.
+#[utoipa::path(
+    post,
+    path = "/v1/cards/{id}/urge",
+    tag = "cards",
+    params(("id" = Uuid, Path, description = "The card id")),
+    request_body = UrgeBody,
+    responses(
+        (status = 200, description = "The card, with the urge recorded"),
+        (status = 400, description = "Not valid JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the role or the jurisdiction for this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource for this caller (also outside its scope)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed in the current state", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields missing or invalid, each named in errors[]", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn urge(
     user: Authenticated,
     path: web::Path<Uuid>,

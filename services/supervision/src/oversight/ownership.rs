@@ -18,6 +18,14 @@ use xf_http::{FieldError, Problem, ValidJson};
 use super::registry::current;
 use super::{OVERSEERS, db, ident, scope_filter, tier_of};
 
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(assign, release, show, list),
+    components(schemas(AssignBody, ReleaseBody, Ownership))
+)]
+pub struct Doc;
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/cases/{id}/ownership", web::post().to(assign))
         .route("/v1/cases/{id}/ownership", web::get().to(show))
@@ -40,7 +48,7 @@ const ASSIGNERS: [&str; 3] = [roles::LEADER, roles::SUPERVISOR, roles::ADMIN];
 const COLUMNS: &str = "id, case_id, jurisdiction_code, leader_id, leader_title, duties,
     assigned_by, assigned_at, ended_at, ended_by, end_kind, end_reason";
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Ownership {
     pub id: Uuid,
     pub case_id: Uuid,
@@ -101,7 +109,7 @@ async fn of_case(conn: &mut PgConnection, case_id: Uuid) -> Result<serde_json::V
     Ok(serde_json::json!({"case_id": case_id, "active": active, "history": all}))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AssignBody {
     leader_id: String,
@@ -149,6 +157,24 @@ fn check_duties(errs: &mut Vec<FieldError>, duties: Option<&[String]>) -> Vec<St
 }
 
 /// Assigns a leader to a case; an active owner is replaced (kept in the history).
+#[utoipa::path(
+    post,
+    path = "/v1/cases/{id}/ownership",
+    tag = "ownership",
+    params(("id" = Uuid, Path, description = "The case id")),
+    request_body = AssignBody,
+    responses(
+        (status = 201, description = "{case_id, active, history}"),
+        (status = 400, description = "Not valid JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the role or the jurisdiction for this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource for this caller (also outside its scope)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed in the current state", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields missing or invalid, each named in errors[]", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn assign(
     user: Authenticated,
     path: web::Path<Uuid>,
@@ -174,7 +200,8 @@ async fn assign(
         .await
         .map_err(db)?
         .ok_or_else(|| Problem::not_found("case"))?;
-    u.require_scope(&case.jurisdiction_code)?;
+    // By the shared rule: an overseer over the case, never the accused unit (404).
+    case.require(u)?;
     let active: Option<(Uuid, String)> = sqlx::query_as(
         "SELECT id, leader_id FROM ownerships WHERE case_id = $1 AND ended_at IS NULL FOR UPDATE",
     )
@@ -236,13 +263,31 @@ async fn assign(
     Ok(HttpResponse::Created().json(body))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReleaseBody {
     reason: String,
 }
 
 /// Ends the active ownership (the case is settled).
+#[utoipa::path(
+    post,
+    path = "/v1/cases/{id}/ownership/release",
+    tag = "ownership",
+    params(("id" = Uuid, Path, description = "The case id")),
+    request_body = ReleaseBody,
+    responses(
+        (status = 200, description = "{case_id, active: null, history}"),
+        (status = 400, description = "Not valid JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the role or the jurisdiction for this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource for this caller (also outside its scope)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed in the current state", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields missing or invalid, each named in errors[]", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn release(
     user: Authenticated,
     path: web::Path<Uuid>,
@@ -266,7 +311,8 @@ async fn release(
         .await
         .map_err(db)?
         .ok_or_else(|| Problem::not_found("case"))?;
-    u.require_scope(&case.jurisdiction_code)?;
+    // By the shared rule: an overseer over the case, never the accused unit (404).
+    case.require(u)?;
     let leader: Option<String> = sqlx::query_scalar(
         "UPDATE ownerships SET ended_at = $2, ended_by = $3, end_kind = 'released',
              end_reason = $4
@@ -301,6 +347,20 @@ async fn release(
 }
 
 /// The owner and ownership history of one case.
+#[utoipa::path(
+    get,
+    path = "/v1/cases/{id}/ownership",
+    tag = "ownership",
+    params(("id" = Uuid, Path, description = "The case id")),
+    responses(
+        (status = 200, description = "{case_id, active, history}"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the role or the jurisdiction for this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource for this caller (also outside its scope)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn show(
     user: Authenticated,
     path: web::Path<Uuid>,
@@ -314,11 +374,13 @@ async fn show(
         .await
         .map_err(db)?
         .ok_or_else(|| Problem::not_found("case"))?;
-    u.require_scope(&case.jurisdiction_code)?;
+    // By the shared rule: an overseer over the case, never the accused unit (404).
+    case.require(u)?;
     Ok(HttpResponse::Ok().json(of_case(&mut conn, case_id).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     jurisdiction: Option<String>,
@@ -329,6 +391,20 @@ struct ListQuery {
 
 /// Ownerships under a jurisdiction, for reports (R16): who owns what, since when, and
 /// whether the case has closed.
+#[utoipa::path(
+    get,
+    path = "/v1/ownerships",
+    tag = "ownership",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "{jurisdiction, items: [...]}"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the role or the jurisdiction for this", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields missing or invalid, each named in errors[]", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn list(
     user: Authenticated,
     q: web::Query<ListQuery>,
@@ -369,6 +445,11 @@ async fn list(
     }
     if let Some(l) = &q.leader_id {
         qb.push(" AND w.leader_id = ").push_bind(l.clone());
+    }
+    if let Some(unit) = u.unit.as_deref().filter(|x| !x.is_empty()) {
+        // The accused unit never sees its case, whatever its role.
+        qb.push(" AND o.excluded_unit_id IS DISTINCT FROM ")
+            .push_bind(unit.to_owned());
     }
     qb.push(" ORDER BY w.assigned_at DESC, w.id LIMIT ")
         .push_bind(i64::from(limit));

@@ -19,13 +19,21 @@ use xf_http::{FieldError, Problem};
 
 use super::{OVERSEERS, REASONS, db, parse_time, reason_name, scope_filter, tier_of};
 
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(moves, monitor),
+    components(schemas(CaseMoves, Current, Step, TierTime, Notice))
+)]
+pub struct Doc;
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/monitor", web::get().to(monitor))
         .route("/v1/cases/{id}/moves", web::get().to(moves));
 }
 
 /// Where a case is now, as the registry knows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Current {
     pub tier: String,
     pub jurisdiction_code: String,
@@ -33,6 +41,57 @@ pub struct Current {
     pub dispatched: bool,
     pub moved_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// Where the matter arose (from CaseRegistered; None when only dispatches were seen).
+    #[serde(skip)]
+    pub matter_code: Option<String>,
+    /// The accused unit: never sees the case.
+    #[serde(skip)]
+    pub excluded_unit_id: Option<String>,
+    #[serde(skip)]
+    pub confidential: bool,
+    #[serde(skip)]
+    pub assisting_unit_ids: Vec<String>,
+}
+
+impl Current {
+    /// The case as the shared visibility rule sees it.
+    pub fn access(&self) -> xf_access::Case<'_> {
+        xf_access::Case {
+            matter_code: self
+                .matter_code
+                .as_deref()
+                .unwrap_or(self.jurisdiction_code.as_str()),
+            jurisdiction_code: &self.jurisdiction_code,
+            lead_unit: self.unit_id.as_deref(),
+            assisting_units: &self.assisting_unit_ids,
+            excluded_unit: self.excluded_unit_id.as_deref(),
+            confidential: self.confidential,
+        }
+    }
+
+    /// The caller's standing (`xf-access`), or 404.
+    pub fn require(&self, user: &Claims) -> Result<xf_access::Standing, Problem> {
+        xf_access::require(user, &self.access())
+    }
+}
+
+/// The registry columns [`Current`] reads.
+pub(crate) const CURRENT_COLUMNS: &str = "tier, jurisdiction_code, unit_id, dispatched,
+    moved_at, closed_at, matter_code, excluded_unit_id, confidential, assisting_unit_ids";
+
+fn current_row(r: &PgRow) -> Current {
+    Current {
+        tier: r.get("tier"),
+        jurisdiction_code: r.get("jurisdiction_code"),
+        unit_id: r.get("unit_id"),
+        dispatched: r.get("dispatched"),
+        moved_at: r.get("moved_at"),
+        closed_at: r.get("closed_at"),
+        matter_code: r.get("matter_code"),
+        excluded_unit_id: r.get("excluded_unit_id"),
+        confidential: r.get("confidential"),
+        assisting_unit_ids: r.get("assisting_unit_ids"),
+    }
 }
 
 /// Reads a case's registry row (`lock` takes its row lock for the transaction).
@@ -42,22 +101,14 @@ pub async fn current(
     lock: bool,
 ) -> Result<Option<Current>, sqlx::Error> {
     let sql = format!(
-        "SELECT tier, jurisdiction_code, unit_id, dispatched, moved_at, closed_at
-         FROM oversight_cases WHERE case_id = $1{}",
+        "SELECT {CURRENT_COLUMNS} FROM oversight_cases WHERE case_id = $1{}",
         if lock { " FOR UPDATE" } else { "" }
     );
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(case_id)
         .fetch_optional(conn)
         .await?;
-    Ok(row.map(|r| Current {
-        tier: r.get("tier"),
-        jurisdiction_code: r.get("jurisdiction_code"),
-        unit_id: r.get("unit_id"),
-        dispatched: r.get("dispatched"),
-        moved_at: r.get("moved_at"),
-        closed_at: r.get("closed_at"),
-    }))
+    Ok(row.as_ref().map(current_row))
 }
 
 /// A registered case enters the registry where the matter arose (a dispatch moves it).
@@ -75,11 +126,13 @@ pub(super) async fn registered(
     if code.is_empty() {
         return Ok(());
     }
+    let excluded = (!r.excluded_unit_id.is_empty()).then_some(r.excluded_unit_id.as_str());
     sqlx::query(
         "INSERT INTO oversight_cases (case_id, tier, jurisdiction_code, unit_id, dispatched,
-             first_seen_at, moved_at, closed_at)
-         VALUES ($1, $2, $3, NULL, FALSE, $4, $5, $6)
-         ON CONFLICT (case_id) DO NOTHING",
+             first_seen_at, moved_at, closed_at, matter_code, excluded_unit_id, confidential)
+         VALUES ($1, $2, $3, NULL, FALSE, $4, $5, $6, $3, $7, $8)
+         ON CONFLICT (case_id) DO UPDATE SET matter_code = EXCLUDED.matter_code,
+             excluded_unit_id = EXCLUDED.excluded_unit_id, confidential = EXCLUDED.confidential",
     )
     .bind(ev.case_id)
     .bind(xf_events::tier_name(tier_of(code)))
@@ -87,6 +140,8 @@ pub(super) async fn registered(
     .bind(now)
     .bind(ev.occurred_at)
     .bind(r.answered_on_spot.then_some(ev.occurred_at))
+    .bind(excluded)
+    .bind(r.confidential || excluded.is_some())
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -140,7 +195,8 @@ pub(super) async fn dispatched(
          VALUES ($1, $2, $3, $4, TRUE, $5, $6, NULL)
          ON CONFLICT (case_id) DO UPDATE SET tier = EXCLUDED.tier,
              jurisdiction_code = EXCLUDED.jurisdiction_code, unit_id = EXCLUDED.unit_id,
-             dispatched = TRUE, moved_at = EXCLUDED.moved_at, closed_at = NULL",
+             dispatched = TRUE, moved_at = EXCLUDED.moved_at, closed_at = NULL,
+             assisting_unit_ids = $7",
     )
     .bind(ev.case_id)
     .bind(xf_events::tier_name(tier))
@@ -148,6 +204,7 @@ pub(super) async fn dispatched(
     .bind(&d.unit_id)
     .bind(now)
     .bind(ev.occurred_at)
+    .bind(&d.assisting_unit_ids)
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -208,7 +265,7 @@ pub(super) async fn closed(tx: &mut PgConnection, ev: &Event) -> Result<(), Hand
 }
 
 /// One link of a case's chain.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Step {
     pub tier: String,
     pub jurisdiction_code: String,
@@ -226,14 +283,14 @@ pub struct Step {
 }
 
 /// Time spent at one tier, summed over its steps.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TierTime {
     pub tier: String,
     pub jurisdiction_codes: Vec<String>,
     pub seconds: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Notice {
     pub at: DateTime<Utc>,
     pub producer: String,
@@ -247,7 +304,7 @@ pub struct Notice {
 }
 
 /// A case's whole path.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CaseMoves {
     pub case_id: Uuid,
     pub current: Option<Current>,
@@ -333,25 +390,14 @@ async fn chains(
         notices.entry(id).or_default().push(n);
     }
     let mut currents: HashMap<Uuid, Current> = HashMap::new();
-    for r in sqlx::query(
-        "SELECT case_id, tier, jurisdiction_code, unit_id, dispatched, moved_at, closed_at
-         FROM oversight_cases WHERE case_id = ANY($1)",
-    )
+    for r in sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT case_id, {CURRENT_COLUMNS} FROM oversight_cases WHERE case_id = ANY($1)"
+    )))
     .bind(ids)
     .fetch_all(&mut *conn)
     .await?
     {
-        currents.insert(
-            r.get("case_id"),
-            Current {
-                tier: r.get("tier"),
-                jurisdiction_code: r.get("jurisdiction_code"),
-                unit_id: r.get("unit_id"),
-                dispatched: r.get("dispatched"),
-                moved_at: r.get("moved_at"),
-                closed_at: r.get("closed_at"),
-            },
-        );
+        currents.insert(r.get("case_id"), current_row(&r));
     }
     Ok(ids
         .iter()
@@ -428,15 +474,37 @@ fn build(
     }
 }
 
-/// True when `user` oversees any place the case passed through.
+/// True when `user` oversees any place the case passed through, and is not the
+/// accused unit's.
 fn oversees(user: &Claims, m: &CaseMoves) -> bool {
+    let excluded = m
+        .current
+        .as_ref()
+        .and_then(|c| c.excluded_unit_id.as_deref());
+    if xf_access::is_excluded(user, excluded) {
+        return false;
+    }
     m.current
         .as_ref()
-        .is_some_and(|c| user.covers(&c.jurisdiction_code))
+        .is_some_and(|c| xf_access::require(user, &c.access()).is_ok())
         || m.chain.iter().any(|s| user.covers(&s.jurisdiction_code))
 }
 
 /// One case's chain of tiers, jurisdictions and units with the time at each.
+#[utoipa::path(
+    get,
+    path = "/v1/cases/{id}/moves",
+    tag = "monitor",
+    params(("id" = Uuid, Path, description = "The case id")),
+    responses(
+        (status = 200, description = "The case's chain of tiers and units, the time at each, its escalations", body = CaseMoves),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the role or the jurisdiction for this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource for this caller (also outside its scope)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn moves(
     user: Authenticated,
     path: web::Path<Uuid>,
@@ -455,14 +523,14 @@ async fn moves(
         return Err(Problem::not_found("case"));
     }
     if !oversees(&user.0, &m) {
-        return Err(Problem::forbidden(
-            "the case lies outside your jurisdiction",
-        ));
+        // Outside the caller's jurisdiction, or the accused unit: no such case.
+        return Err(Problem::not_found("case"));
     }
     Ok(HttpResponse::Ok().json(m))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct MonitorQuery {
     jurisdiction: Option<String>,
@@ -492,6 +560,20 @@ struct Totals {
 
 /// The cases under a jurisdiction that moved up a tier in a period, with why, the
 /// chain they passed through and the time at each tier, and totals per reason.
+#[utoipa::path(
+    get,
+    path = "/v1/monitor",
+    tag = "monitor",
+    params(MonitorQuery),
+    responses(
+        (status = 200, description = "{jurisdiction, from, to, total_cases, totals, cases: [...], truncated}"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the role or the jurisdiction for this", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields missing or invalid, each named in errors[]", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn monitor(
     user: Authenticated,
     q: web::Query<MonitorQuery>,
@@ -520,16 +602,21 @@ async fn monitor(
     }
     let like = format!("{scope}%");
     let mut conn = pool.acquire().await.map_err(db)?;
+    // The accused unit's token never sees its case ($4: the token's unit).
     const MATCH: &str = "m.reason IS NOT NULL AND m.at >= $2 AND m.at < $3
         AND EXISTS (SELECT 1 FROM tier_moves x
-                    WHERE x.case_id = m.case_id AND x.jurisdiction_code LIKE $1)";
+                    WHERE x.case_id = m.case_id AND x.jurisdiction_code LIKE $1)
+        AND ($4::text IS NULL OR NOT EXISTS (SELECT 1 FROM oversight_cases oc
+                    WHERE oc.case_id = m.case_id AND oc.excluded_unit_id = $4))";
+    let unit = u.unit.as_deref().filter(|x| !x.is_empty());
     let ids: Vec<Uuid> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT m.case_id FROM tier_moves m WHERE {MATCH}
-         GROUP BY m.case_id ORDER BY max(m.at) DESC, m.case_id LIMIT $4"
+         GROUP BY m.case_id ORDER BY max(m.at) DESC, m.case_id LIMIT $5"
     )))
     .bind(&like)
     .bind(from)
     .bind(to)
+    .bind(unit)
     .bind(i64::from(limit) + 1)
     .fetch_all(&mut *conn)
     .await
@@ -553,6 +640,7 @@ async fn monitor(
     .bind(&like)
     .bind(from)
     .bind(to)
+    .bind(unit)
     .fetch_all(&mut *conn)
     .await
     .map_err(db)?

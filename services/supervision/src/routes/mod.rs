@@ -2,11 +2,13 @@
 //! sweeper; the oversight routes (cards, ownership, monitor, accountability).
 
 use std::collections::BTreeMap;
+use xf_http::openapi::BearerSecurity;
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use sqlx::{PgPool, Row};
+use utoipa::OpenApi;
 use uuid::Uuid;
 use xf_app::Clock;
 use xf_auth::{Authenticated, roles};
@@ -17,7 +19,53 @@ use crate::clocks;
 use crate::policy::{self, STAGES};
 use crate::sweeper::Sweeper;
 
+/// This module's part of the OpenAPI document.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        deadlines,
+        pause,
+        resume,
+        put_policy,
+        get_policy,
+        list_policies,
+        effective,
+        list_presets,
+        sweep_now
+    ),
+    components(schemas(PauseBody, PolicyBody, Problem, xf_http::FieldError))
+)]
+pub struct Doc;
+
+/// supervision's OpenAPI document: every route, its bodies and its errors.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Xinfang supervision",
+        description = "Deadline policies and clocks, timers and the sweeper, supervision cards (督办卡), leader case ownership (领导包案), the cross-level monitor and accountability. Every case read applies the shared visibility rule: the accused unit, and anyone neither assigned to a case nor overseeing its place, gets 404."
+    ),
+    modifiers(&BearerSecurity)
+)]
+struct ApiDoc;
+
+/// The whole document.
+pub fn document() -> utoipa::openapi::OpenApi {
+    use crate::oversight::{accountability, cards, ownership, registry};
+    let mut doc = ApiDoc::openapi();
+    for part in [
+        Doc::openapi(),
+        registry::Doc::openapi(),
+        cards::Doc::openapi(),
+        ownership::Doc::openapi(),
+        accountability::Doc::openapi(),
+    ] {
+        doc.merge(part);
+    }
+    doc
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    xf_app::openapi::serve(cfg, document());
     cfg.route("/v1/cases/{id}/deadlines", web::get().to(deadlines))
         .route("/v1/cases/{id}/clocks/{stage}/pause", web::post().to(pause))
         .route(
@@ -42,12 +90,27 @@ fn db(e: sqlx::Error) -> Problem {
 }
 
 /// Every clock of a case: start, due, paused time, state, and the policy behind it.
+#[utoipa::path(
+    get,
+    path = "/v1/cases/{id}/deadlines",
+    tag = "clocks",
+    params(("id" = Uuid, Path, description = "The case id")),
+    responses(
+        (status = 200, description = "{case_id, trace_id, clocks: [{stage, tier, jurisdiction_code, unit_id, started_at, due_at, stopped_at, state, period_days, counting, extended_days, paused_at, paused_secs, breached_at, provisional, policy, policy_version, warnings_sent}]}"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource for this caller (also outside its scope)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn deadlines(
     user: Authenticated,
     path: web::Path<Uuid>,
     pool: web::Data<PgPool>,
 ) -> Result<HttpResponse, Problem> {
     let id = path.into_inner();
+    let mut conn = pool.acquire().await.map_err(db)?;
+    visible(&mut conn, &user, id).await?;
     let rows = sqlx::query(
         "SELECT stage, tier, jurisdiction_code, unit_id, started_at, due_at, stopped_at, state,
                 period_days, counting, extended_days, paused_at, paused_secs, breached_at,
@@ -57,19 +120,11 @@ async fn deadlines(
          FROM clocks c WHERE case_id = $1 ORDER BY started_at, id",
     )
     .bind(id)
-    .fetch_all(pool.get_ref())
+    .fetch_all(&mut *conn)
     .await
     .map_err(db)?;
     if rows.is_empty() {
         return Err(Problem::not_found("case"));
-    }
-    if !rows
-        .iter()
-        .any(|r| user.0.covers(r.get::<&str, _>("jurisdiction_code")))
-    {
-        return Err(Problem::forbidden(
-            "the case lies outside your jurisdiction",
-        ));
     }
     let trace_id: Option<String> = rows[0].get("trace_id");
     let clocks: Vec<serde_json::Value> = rows
@@ -104,13 +159,31 @@ async fn deadlines(
     })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PauseBody {
     reason: String,
 }
 
 /// Pauses a live clock (e.g. while a hearing runs): the time until resume is excluded.
+#[utoipa::path(
+    post,
+    path = "/v1/cases/{id}/clocks/{stage}/pause",
+    tag = "clocks",
+    params(("id" = Uuid, Path, description = "The case id"), ("stage" = String, Path, description = "acceptance, handling, review, …")),
+    request_body = PauseBody,
+    responses(
+        (status = 200, description = "{case_id, stage, state: paused, paused_at, reason}"),
+        (status = 400, description = "Not valid JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the role or the jurisdiction for this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource for this caller (also outside its scope)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed in the current state", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields missing or invalid, each named in errors[]", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn pause(
     user: Authenticated,
     path: web::Path<(Uuid, String)>,
@@ -152,6 +225,22 @@ async fn pause(
 }
 
 /// Resumes a paused clock: its due moment moves by the time it was paused.
+#[utoipa::path(
+    post,
+    path = "/v1/cases/{id}/clocks/{stage}/resume",
+    tag = "clocks",
+    params(("id" = Uuid, Path, description = "The case id"), ("stage" = String, Path)),
+    responses(
+        (status = 200, description = "{case_id, stage, state: running, due_at, paused_secs}"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the role or the jurisdiction for this", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource for this caller (also outside its scope)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed in the current state", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields missing or invalid, each named in errors[]", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn resume(
     user: Authenticated,
     path: web::Path<(Uuid, String)>,
@@ -194,7 +283,22 @@ async fn resume(
     })))
 }
 
-/// The live clock of a stage, for a supervisor or handler over the case.
+/// The caller's standing towards a case supervision knows (`xf-access`: the lead or
+/// an assisting unit's handlers, overseers over its place), or 404 — also for the
+/// accused unit and for a case supervision has not seen.
+async fn visible(
+    conn: &mut sqlx::PgConnection,
+    user: &Authenticated,
+    id: Uuid,
+) -> Result<xf_access::Standing, Problem> {
+    crate::oversight::registry::current(conn, id, false)
+        .await
+        .map_err(db)?
+        .ok_or_else(|| Problem::not_found("case"))?
+        .require(&user.0)
+}
+
+/// The live clock of a stage, for a supervisor over the case or its lead unit's handler.
 async fn live_for(
     tx: &mut sqlx::PgConnection,
     user: &Authenticated,
@@ -209,22 +313,24 @@ async fn live_for(
             "unknown stage",
         )]));
     }
-    let any: Option<String> = sqlx::query_scalar(
-        "SELECT jurisdiction_code FROM clocks WHERE case_id = $1 ORDER BY started_at DESC LIMIT 1",
-    )
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(db)?;
-    let code = any.ok_or_else(|| Problem::not_found("case"))?;
-    user.0.require_scope(&code)?;
+    match visible(tx, user, id).await? {
+        xf_access::Standing::Lead => user.0.require_any_role(&[roles::HANDLER])?,
+        xf_access::Standing::Overseer => user
+            .0
+            .require_any_role(&[roles::SUPERVISOR, roles::ADMIN])?,
+        xf_access::Standing::Assisting => {
+            return Err(Problem::forbidden(
+                "the lead unit's handlers or a supervisor pause and resume clocks",
+            ));
+        }
+    }
     clocks::live(tx, id, stage)
         .await
         .map_err(db)?
         .ok_or_else(|| Problem::conflict(format!("the case has no running {stage} clock")))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PolicyBody {
     name: String,
@@ -242,6 +348,23 @@ struct PolicyBody {
 }
 
 /// Creates a policy, or its next version (which ends the previous one where it starts).
+#[utoipa::path(
+    put,
+    path = "/v1/policies/{id}",
+    tag = "policies",
+    params(("id" = String, Path, description = "Policy id")),
+    request_body = PolicyBody,
+    responses(
+        (status = 200, description = "Version n+1 of the policy"), (status = 201, description = "The policy, first version"),
+        (status = 400, description = "Not valid JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the role or the jurisdiction for this", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed in the current state", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields missing or invalid, each named in errors[]", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn put_policy(
     user: Authenticated,
     path: web::Path<String>,
@@ -426,6 +549,19 @@ fn policy_json(r: &sqlx::postgres::PgRow) -> serde_json::Value {
 const POLICY_COLUMNS: &str =
     "id, version, name, jurisdiction_code, stages, preset, effective_from, effective_to";
 
+#[utoipa::path(
+    get,
+    path = "/v1/policies/{id}",
+    tag = "policies",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "{id, versions: [...]}"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource for this caller (also outside its scope)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn get_policy(
     _user: Authenticated,
     path: web::Path<String>,
@@ -446,13 +582,27 @@ async fn get_policy(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "id": id, "versions": versions })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PolicyQuery {
     jurisdiction: Option<String>,
     at: Option<DateTime<Utc>>,
 }
 
 /// Policies in force at `at` (default now) that cover `jurisdiction` (or all).
+#[utoipa::path(
+    get,
+    path = "/v1/policies",
+    tag = "policies",
+    params(PolicyQuery),
+    responses(
+        (status = 200, description = "{at, policies: [...]}"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields missing or invalid, each named in errors[]", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn list_policies(
     _user: Authenticated,
     q: web::Query<PolicyQuery>,
@@ -476,6 +626,19 @@ async fn list_policies(
 }
 
 /// Per stage, the rule that applies at a jurisdiction and which policy it comes from.
+#[utoipa::path(
+    get,
+    path = "/v1/policies/effective",
+    tag = "policies",
+    params(PolicyQuery),
+    responses(
+        (status = 200, description = "{jurisdiction_code, at, stages: {stage: {rule, policy, version}}}"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields missing or invalid, each named in errors[]", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn effective(
     _user: Authenticated,
     q: web::Query<PolicyQuery>,
@@ -508,11 +671,33 @@ async fn effective(
     })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/policy-presets",
+    tag = "policies",
+    responses(
+        (status = 200, description = "{presets: [...]}: the shipped local rule sets"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn list_presets(_user: Authenticated) -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "presets": policy::presets() }))
 }
 
 /// Fires due timers now (the sweeper also runs on its own interval).
+#[utoipa::path(
+    post,
+    path = "/v1/admin/sweep",
+    tag = "clocks",
+    responses(
+        (status = 200, description = "What fired: warnings, breaches, escalations, overdue cards"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the role or the jurisdiction for this", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
 async fn sweep_now(
     user: Authenticated,
     sweeper: web::Data<Sweeper>,

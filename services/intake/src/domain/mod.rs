@@ -1,0 +1,6 @@
+//! intake's pure rules: who may read a register entry, what the public list shows,
+//! and the public budgets.
+
+pub mod public;
+pub mod rate;
+pub mod reader;
