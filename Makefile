@@ -89,7 +89,9 @@ test: stack clean-test-schemas test-broker open311-client
 	@echo "==> cargo build (all targets)"
 	$(CARGO) build --workspace --all-targets
 	@echo "==> tests"
-	XINFANG_TANSU_BIN="$$(bash scripts/stack/broker.sh bin)" $(CARGO) test --workspace -- --test-threads=4
+	XINFANG_TANSU_BIN="$$(bash scripts/stack/broker.sh bin)" $(CARGO) test --workspace -- --test-threads=4 --skip pii_scan
+	@echo "==> privacy scan: the end-to-end flow on the real binaries, then every topic, every non-intake schema and every log searched for the cases' personal data and text"
+	$(CARGO) test -p xf-e2e --test pii_scan -- --nocapture
 	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory charts-check
 

@@ -29,7 +29,7 @@ start_one() {
     XF_DATABASE__URL="$("$ROOT/scripts/stack/postgres.sh" url "$name")" \
     XF_AUTH__PUBLIC_KEY_FILE="$ROOT/dev/keys/dev-ed25519-public.pem" \
     XF_HTTP__PORT="$port" \
-    $( [ "$name" = intake ] && echo "XF_VAULT__KEY_FILE=$ROOT/dev/keys/dev-vault.key XF_VAULT__PSEUDONYM_KEY_FILE=$ROOT/dev/keys/dev-pseudonym.key" ) \
+    $( [ "$name" = intake ] && echo "XF_VAULT__KEY_FILE=$ROOT/dev/keys/dev-vault.key XF_VAULT__PSEUDONYM_KEY_FILE=$ROOT/dev/keys/dev-pseudonym.key XF_OPEN311__API_KEYS_FILE=$ROOT/scripts/open311-client/dev-open311-keys.txt" ) \
     setsid "$bin" serve >>"$RUN/logs/$name.log" 2>&1 < /dev/null &
   echo $! > "$RUN/$name.pid"
 }

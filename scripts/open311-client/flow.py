@@ -7,7 +7,9 @@ library has no discovery, POST or token calls: those are made here with the stan
 library (urllib + xml.etree), in both formats.
 
 Usage: flow.py --base http://127.0.0.1:8081/open311/v2 --api-key KEY --address-id CODE
-               [--jurisdiction 330122] [--service land]
+               [--jurisdiction 330122] [--service transport] [--private-service land]
+`--service` must be a public category (its requests are listed), `--private-service`
+one that is not (its requests are registered but never shown).
 Exits 0 when every step matched, 1 with a message on the first mismatch.
 """
 
@@ -148,7 +150,9 @@ def flow(args, fmt):
     expect(got["status"] == "open", f"{fmt}: status {got['status']}")
     expect(got["service_code"] == args.service, f"{fmt}: service_code {got['service_code']}")
     expect(got["description"] == description, f"{fmt}: description {got['description']}")
-    expect(got["address_id"] == args.address_id, f"{fmt}: address_id {got['address_id']}")
+    # The public place is the township: a village code is shown as its first 9 digits.
+    township = args.address_id[:9] if len(args.address_id) == 12 else args.address_id
+    expect(got["address_id"] == township, f"{fmt}: address_id {got['address_id']}")
     expect(got["requested_datetime"], f"{fmt}: no requested_datetime")
     flat = json.dumps(got, ensure_ascii=False)
     for k, v in PERSONAL.items():
@@ -180,6 +184,23 @@ def flow(args, fmt):
         raise Mismatch(f"{fmt}: unknown request answered 200")
     except requests.HTTPError as e:
         expect(e.response.status_code == 404, f"{fmt}: unknown request {e.response.status_code}")
+
+    # A request in a category that is not public: registered, never shown.
+    status, created = post(base, fmt, {**form, "api_key": args.api_key,
+                                       "service_code": args.private_service,
+                                       "description": f"承包地补偿款未发放（{fmt}）"})
+    expect(status in (200, 201), f"{fmt}: private POST gave {status}: {created}")
+    private = created[0]["service_request_id"]
+    try:
+        client.get_service_request(private)
+        raise Mismatch(f"{fmt}: a private request answered 200")
+    except requests.HTTPError as e:
+        expect(e.response.status_code == 404, f"{fmt}: private request {e.response.status_code}")
+    status, _, raw = http("GET", f"{base}/requests.{fmt}?" + urllib.parse.urlencode(
+        {"service_request_id": f"{rid},{private}"}))
+    expect(status == 200, f"{fmt}: list by ids status {status}")
+    listed = [r["service_request_id"] for r in parse(fmt, raw, "request")]
+    expect(listed == [rid], f"{fmt}: list by ids shows {listed}")
     return rid
 
 
@@ -189,7 +210,8 @@ def main():
     ap.add_argument("--api-key", required=True)
     ap.add_argument("--address-id", required=True)
     ap.add_argument("--jurisdiction", default=None)
-    ap.add_argument("--service", default="land")
+    ap.add_argument("--service", default="transport")
+    ap.add_argument("--private-service", default="land")
     args = ap.parse_args()
     try:
         ids = [flow(args, fmt) for fmt in ("json", "xml")]

@@ -327,7 +327,8 @@ async fn main() -> anyhow::Result<()> {
         if public["due_at"].is_string() {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // The citizen's endpoints are rate-limited per address: ask once a second.
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
     println!(
         "  citizen view  status {}, handled by {}, due {}",
@@ -339,6 +340,7 @@ async fn main() -> anyhow::Result<()> {
         "                {}",
         url(&a, 0, &format!("/v1/public/cases/{no}?code={code}"))
     );
+    open311(&http, &a, villages[(3 * 37) % villages.len()].code.as_str()).await?;
     println!();
     println!(
         "  reporting /v1/stats for {}: total {}, by tier {}, by status {}",
@@ -356,6 +358,85 @@ async fn main() -> anyhow::Result<()> {
         "  a token to try the API:  cargo run -q -p xf-auth --bin xinfang-token -- --roles registrar,supervisor,analyst --jurisdiction {}",
         county.0
     );
+    Ok(())
+}
+
+/// The development Open311 client of the local stack (`open311.api_keys_file`, set by
+/// `scripts/services.sh`): its key and office.
+const DEV_OPEN311_KEYS: &str = include_str!("../../../scripts/open311-client/dev-open311-keys.txt");
+
+fn dev_open311_key() -> anyhow::Result<&'static str> {
+    DEV_OPEN311_KEYS
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .find(|l| !l.is_empty())
+        .and_then(|l| l.split('\t').next())
+        .ok_or_else(|| anyhow::anyhow!("no key in scripts/open311-client/dev-open311-keys.txt"))
+}
+
+/// Posts two Open311 requests with the development key — a road (a public category)
+/// and a wage claim (not public) — and shows what the public list shows of each.
+async fn open311(http: &reqwest::Client, a: &Args, village: &str) -> anyhow::Result<()> {
+    let key = dev_open311_key()?;
+    let base = url(a, 0, "/open311/v2");
+    let mut ids = Vec::new();
+    for (code, text) in [
+        ("transport", "村口道路塌陷一处，雨天积水，车辆难以通行"),
+        ("labour_wages", "在村里工地干活三个月，工资一直没有结清"),
+    ] {
+        let r = http
+            .post(format!("{base}/requests.json"))
+            .form(&[
+                ("api_key", key),
+                ("service_code", code),
+                ("address_id", village),
+                ("description", text),
+                ("last_name", "示"),
+                ("first_name", "例"),
+                ("phone", "13900000000"),
+            ])
+            .send()
+            .await?;
+        let status = r.status();
+        let v: Value = r.json().await.unwrap_or_default();
+        if !status.is_success() {
+            anyhow::bail!("Open311 POST with the development key failed with {status}: {v}");
+        }
+        ids.push(
+            v[0]["service_request_id"]
+                .as_str()
+                .unwrap_or("?")
+                .to_owned(),
+        );
+    }
+    let public: Value = http
+        .get(format!("{base}/requests/{}.json", ids[0]))
+        .send()
+        .await?
+        .json()
+        .await
+        .unwrap_or_default();
+    let hidden = http
+        .get(format!("{base}/requests/{}.json", ids[1]))
+        .send()
+        .await?
+        .status();
+    println!(
+        "  open311       POST with the development key: {} (transport), {} (labour_wages)",
+        ids[0], ids[1]
+    );
+    println!(
+        "                public list shows {} at {} ({}); the wage claim: {}",
+        ids[0],
+        public[0]["address"].as_str().unwrap_or("?"),
+        public[0]["address_id"].as_str().unwrap_or("?"),
+        if hidden == reqwest::StatusCode::NOT_FOUND {
+            "not shown (not a public category)"
+        } else {
+            "SHOWN ✗"
+        }
+    );
+    println!("                key {key}  (scripts/open311-client/dev-open311-keys.txt)");
     Ok(())
 }
 
