@@ -108,6 +108,20 @@ impl Vault {
             .map_err(|_| VaultError::Open)
     }
 
+    /// The sealed content (summary and requests) of an accusation, opened: it is sealed
+    /// under the case id with key `version`.
+    pub fn open_content(
+        &self,
+        sealed: &[u8],
+        case_id: uuid::Uuid,
+        version: i32,
+    ) -> Result<serde_json::Value, xf_http::Problem> {
+        let plain = self
+            .open(sealed, case_id.as_bytes(), version)
+            .map_err(|e| xf_http::Problem::internal(&e))?;
+        serde_json::from_slice(&plain).map_err(|e| xf_http::Problem::internal(&e))
+    }
+
     /// The pseudonymous petitioner id: a keyed hash over the normalised resident ID
     /// number, or else name and phone. None when there is nothing to identify.
     pub fn pseudonym(

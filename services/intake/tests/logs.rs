@@ -1,6 +1,5 @@
 //! The intake binary's own log output, at debug level, holds no personal data.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -11,36 +10,17 @@ use xf_testkit::{Ctx, eventually};
 #[tokio::test]
 async fn logs_hold_no_personal_data() {
     let ctx = Ctx::new().await.expect("context");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("port")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_xf-intake"));
-    cmd.arg("serve")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    for (k, v) in ctx.overrides("intake") {
-        cmd.env(
-            format!("XF_{}", k.replace('.', "__").to_ascii_uppercase()),
-            v,
-        );
-    }
-    cmd.env("XF_HTTP__PORT", port.to_string())
-        .env("XF_TELEMETRY__LOG_LEVEL", "debug")
-        .env("XF_TELEMETRY__LOG_FORMAT", "json");
-    let child = cmd.spawn().expect("intake starts");
-    let base = format!("http://127.0.0.1:{port}");
+    let intake = ctx
+        .start_binary(
+            "intake",
+            &[
+                ("telemetry.log_level", "debug"),
+                ("telemetry.log_format", "json"),
+            ],
+        )
+        .await;
+    let base = intake.base_url.clone();
     let http = xf_testkit::http();
-    eventually("intake answers", Duration::from_secs(30), || async {
-        http.get(format!("{base}/health/livez"))
-            .send()
-            .await
-            .ok()
-            .map(|_| ())
-    })
-    .await;
 
     let token = ctx.token(&[roles::REGISTRAR, roles::VAULT_READER], None, "330122");
     let name = "司马青云";
@@ -99,17 +79,7 @@ async fn logs_hold_no_personal_data() {
     )
     .await;
 
-    let pid = child.id().expect("pid");
-    let _ = std::process::Command::new("kill")
-        .arg("-TERM")
-        .arg(pid.to_string())
-        .status();
-    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
-        .await
-        .expect("stops on SIGTERM")
-        .expect("output");
-    let log =
-        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    let log = intake.stop().await;
     assert!(log.contains("\"level\":\"DEBUG\""), "debug logging was on");
     assert!(log.contains("stopped"), "graceful shutdown logged");
     for secret in [name, phone, id_no, "桐君街道某小区"] {

@@ -2,7 +2,6 @@
 //! attributes the span policy allows, and none of a petitioner's code, reason, name,
 //! phone, ID number, summary or registration number.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -15,36 +14,18 @@ use xf_testkit::{Ctx, eventually};
 async fn exported_spans_carry_route_templates_and_nothing_personal() {
     let ctx = Ctx::new().await.expect("context");
     let collector = Collector::start().await.expect("collector");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("port")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_xf-intake"));
-    cmd.arg("serve")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    for (k, v) in ctx.overrides("intake") {
-        cmd.env(
-            format!("XF_{}", k.replace('.', "__").to_ascii_uppercase()),
-            v,
-        );
-    }
-    cmd.env("XF_HTTP__PORT", port.to_string())
-        .env("XF_TELEMETRY__OTLP_ENDPOINT", collector.endpoint())
-        .env("XF_TELEMETRY__LOG_LEVEL", "debug");
-    let child = cmd.spawn().expect("intake starts");
-    let base = format!("http://127.0.0.1:{port}");
+    let endpoint = collector.endpoint();
+    let intake = ctx
+        .start_binary(
+            "intake",
+            &[
+                ("telemetry.otlp_endpoint", endpoint.as_str()),
+                ("telemetry.log_level", "debug"),
+            ],
+        )
+        .await;
+    let base = intake.base_url.clone();
     let http = xf_testkit::http();
-    eventually("intake answers", Duration::from_secs(30), || async {
-        http.get(format!("{base}/health/livez"))
-            .send()
-            .await
-            .ok()
-            .map(|_| ())
-    })
-    .await;
 
     let token = ctx.token(&[roles::REGISTRAR, roles::VAULT_READER], None, "330122");
     let (name, phone, id_no) = ("欧阳明月", "13912345678", "11010519491231002X");
@@ -101,15 +82,7 @@ async fn exported_spans_carry_route_templates_and_nothing_personal() {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 
     // Stop the binary: the batch exporter flushes on shutdown.
-    let pid = child.id().expect("pid");
-    let _ = std::process::Command::new("kill")
-        .arg("-TERM")
-        .arg(pid.to_string())
-        .status();
-    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
-        .await
-        .expect("stops on SIGTERM")
-        .expect("output");
+    let log = intake.stop().await;
     let spans = eventually("spans exported", Duration::from_secs(20), || async {
         let s = collector.spans();
         s.iter()
@@ -170,8 +143,6 @@ async fn exported_spans_carry_route_templates_and_nothing_personal() {
         }
     }
     // And the log lines hold none of it either.
-    let log =
-        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
     assert!(log.contains("\"level\":\"DEBUG\""), "debug logging was on");
     for secret in [
         code.as_str(),

@@ -214,16 +214,11 @@ pub async fn get(
         return Err(Problem::not_found("case"));
     };
     let sealed = match row.get::<Option<Vec<u8>>, _>("sealed_content") {
-        Some(s) if standing.reads_sealed_content() => {
-            let v: i32 = row.get::<Option<i32>, _>("key_version").unwrap_or(0);
-            let plain = vault
-                .open(&s, id.as_bytes(), v)
-                .map_err(|e| Problem::internal(&e))?;
-            Some(
-                serde_json::from_slice::<serde_json::Value>(&plain)
-                    .map_err(|e| Problem::internal(&e))?,
-            )
-        }
+        Some(s) if standing.reads_sealed_content() => Some(vault.open_content(
+            &s,
+            id,
+            row.get::<Option<i32>, _>("key_version").unwrap_or(0),
+        )?),
         _ => None,
     };
     let shown = if sealed.is_some() {

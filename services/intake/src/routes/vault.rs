@@ -85,16 +85,11 @@ pub async fn petitioners(
         people.push(serde_json::json!({"position": pos, "pid": r.get::<Option<String>, _>("pid"), "identity": p}));
     }
     let content = match case.get::<Option<Vec<u8>>, _>("sealed_content") {
-        Some(sealed) => {
-            let v: i32 = case.get::<Option<i32>, _>("key_version").unwrap_or(0);
-            let plain = vault
-                .open(&sealed, id.as_bytes(), v)
-                .map_err(|e| Problem::internal(&e))?;
-            Some(
-                serde_json::from_slice::<serde_json::Value>(&plain)
-                    .map_err(|e| Problem::internal(&e))?,
-            )
-        }
+        Some(sealed) => Some(vault.open_content(
+            &sealed,
+            id,
+            case.get::<Option<i32>, _>("key_version").unwrap_or(0),
+        )?),
         None => None,
     };
     let shown = if content.is_some() {
