@@ -1,3 +1,7 @@
+//! China's calendar as the offices keep it: the statutory holiday calendar with make-up
+//! working days (one source for every service), Asia/Shanghai days, deadline periods,
+//! month arithmetic ([`month`]) and the lunar calendar ([`lunar`]).
+//!
 //! Deadline arithmetic, Asia/Shanghai, following the civil-law convention on periods
 //! (民法典 Art. 201, 203):
 //!
@@ -15,6 +19,9 @@
 //! production one is [`OfficialCalendar`], backed by the `tyme4rs` crate's legal-holiday
 //! data (法定假日), which follows the yearly State Council notices
 //! (国务院办公厅关于…部分节假日安排的通知).
+
+pub mod lunar;
+pub mod month;
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
