@@ -5,7 +5,8 @@
 use serde::Deserialize;
 use xf_jurisdiction::{Tier, Tree};
 
-use crate::domain::rules::RuleInput;
+use crate::domain::plan::{Person, RuleVersion};
+use crate::domain::rules::{OfficeRefs, RuleInput};
 use crate::routes::OfficeBody;
 
 /// The fixture file, compiled in.
@@ -127,53 +128,49 @@ pub fn offices(tree: &Tree) -> anyhow::Result<Vec<FixtureOffice>> {
     Ok(out)
 }
 
+/// The people and rules of a fixture office, validated as the API validates them.
+pub fn model(o: &FixtureOffice) -> anyhow::Result<(Vec<Person>, Vec<RuleVersion>)> {
+    let people: Vec<Person> = o
+        .body
+        .people
+        .iter()
+        .map(|p| Person {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            post: p.post.clone(),
+            leader: p.role == "leader",
+        })
+        .collect();
+    let refs: Vec<(String, String, bool)> = people
+        .iter()
+        .map(|p| (p.id.clone(), p.post.clone(), p.leader))
+        .collect();
+    let ids: Vec<String> = o.rules.iter().map(|(id, _)| id.clone()).collect();
+    let mut rules = Vec::new();
+    for (id, r) in &o.rules {
+        let spec = match r.validate(&OfficeRefs {
+            people: &refs,
+            rules: &ids,
+        }) {
+            Ok(s) => s,
+            Err(e) => anyhow::bail!("{} {id}: {e:?}", o.id),
+        };
+        rules.push(RuleVersion {
+            id: id.clone(),
+            version: 1,
+            effective_from: r.effective_from,
+            effective_to: None,
+            spec,
+        });
+    }
+    Ok((people, rules))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::plan::{self, Held, Person};
-    use crate::domain::roster;
-    use crate::domain::rules::OfficeRefs;
+    use crate::domain::{plan, roster};
     use xf_calendar::OfficialCalendar;
-
-    /// The people and rules of a fixture office, validated as the API would.
-    pub(crate) fn model(o: &FixtureOffice) -> (Vec<Person>, Vec<plan::RuleVersion>) {
-        let people: Vec<Person> = o
-            .body
-            .people
-            .iter()
-            .map(|p| Person {
-                id: p.id.clone(),
-                name: p.name.clone(),
-                post: p.post.clone(),
-                leader: p.role == "leader",
-            })
-            .collect();
-        let refs: Vec<(String, String, bool)> = people
-            .iter()
-            .map(|p| (p.id.clone(), p.post.clone(), p.leader))
-            .collect();
-        let ids: Vec<String> = o.rules.iter().map(|(id, _)| id.clone()).collect();
-        let rules = o
-            .rules
-            .iter()
-            .map(|(id, r)| {
-                let spec = r
-                    .validate(&OfficeRefs {
-                        people: &refs,
-                        rules: &ids,
-                    })
-                    .unwrap_or_else(|e| panic!("{} {id}: {e:?}", o.id));
-                plan::RuleVersion {
-                    id: id.clone(),
-                    version: 1,
-                    effective_from: r.effective_from,
-                    effective_to: None,
-                    spec,
-                }
-            })
-            .collect();
-        (people, rules)
-    }
 
     #[test]
     fn every_office_of_the_county_plans_2026_without_violations() {
@@ -181,22 +178,13 @@ mod tests {
         let all = offices(&tree).expect("fixture");
         assert_eq!(all.len(), 3 + 14 + 218);
         for o in &all {
-            let (people, rules) = model(o);
+            let (people, rules) = model(o).expect("valid fixture");
             let sessions = plan::generate(&people, &rules, 2026, &OfficialCalendar);
             assert!(!sessions.is_empty(), "{}", o.id);
             let from = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).expect("date");
             let to = chrono::NaiveDate::from_ymd_opt(2026, 12, 31).expect("date");
             let duty = roster::generate(&o.body.duty, from, to, &OfficialCalendar);
-            let held: Vec<Held<'_>> = sessions
-                .iter()
-                .map(|s| Held {
-                    date: s.date,
-                    start: s.start,
-                    end: s.end,
-                    post: &s.post,
-                    leader_id: &s.leader_id,
-                })
-                .collect();
+            let held = plan::held(&sessions);
             let v = plan::check(&people, &rules, 2026, &held, &duty, &OfficialCalendar);
             assert!(v.is_empty(), "{}: {v:?}", o.id);
         }

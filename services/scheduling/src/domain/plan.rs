@@ -284,6 +284,20 @@ pub struct Held<'a> {
     pub leader_id: &'a str,
 }
 
+/// The generated sessions as the check sees them.
+pub fn held(sessions: &[Planned]) -> Vec<Held<'_>> {
+    sessions
+        .iter()
+        .map(|s| Held {
+            date: s.date,
+            start: s.start,
+            end: s.end,
+            post: &s.post,
+            leader_id: &s.leader_id,
+        })
+        .collect()
+}
+
 /// Checks a year's sessions and duty roster: the goals in force (R20), one leader per
 /// session at a time, and at least one leader and one staff member on duty each
 /// working day (R27). Every violation is listed.
@@ -656,18 +670,6 @@ mod tests {
         assert_eq!(oct, [9, 13, 20, 27]);
         let v = check(&people, &rules, 2025, &held(&plan), &[], &OfficialCalendar);
         assert!(v.iter().all(|x| x.rule.starts_with("duty_")), "{v:?}");
-    }
-
-    fn held(plan: &[Planned]) -> Vec<Held<'_>> {
-        plan.iter()
-            .map(|s| Held {
-                date: s.date,
-                start: s.start,
-                end: s.end,
-                post: &s.post,
-                leader_id: &s.leader_id,
-            })
-            .collect()
     }
 
     #[test]

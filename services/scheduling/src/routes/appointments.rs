@@ -15,7 +15,9 @@ use xf_events::v1::{AppointmentBooked, AppointmentCancelled, AppointmentMoveReas
 use xf_http::{FieldError, Problem, ValidJson};
 
 use super::sessions::moved_event;
-use super::{STAFF, db, hhmm, instant, load_office, local_now, refused, require_office};
+use super::{
+    STAFF, case_in_scope, db, hhmm, instant, load_office, local_now, refused, require_office,
+};
 use crate::domain::appointment::{self, Command, State};
 use crate::domain::session::{self, Status};
 use crate::store::appointments::AppointmentRow;
@@ -145,21 +147,7 @@ pub async fn book(
     let now = clock.now();
     let mut tx = pool.begin().await.map_err(db)?;
     let (o, s) = session_for(&mut tx, &user, *path, "id").await?;
-    let case = store::case(&mut *tx, b.case_id)
-        .await
-        .map_err(db)?
-        .ok_or_else(|| {
-            Problem::validation(vec![FieldError::new(
-                "case_id",
-                "no such case known to scheduling",
-            )])
-        })?;
-    if !user.0.covers(&case.jurisdiction_code) {
-        return Err(Problem::validation(vec![FieldError::new(
-            "case_id",
-            "the case lies outside your jurisdiction",
-        )]));
-    }
+    case_in_scope(&mut tx, &user.0, b.case_id).await?;
     bookable(&mut tx, &s, now, "session_id").await?;
     if let Some(a) = store::appointments::live_of_case(&mut tx, b.case_id)
         .await

@@ -11,13 +11,9 @@ use xf_auth::Authenticated;
 use xf_calendar::OfficialCalendar;
 use xf_http::{FieldError, Problem, ValidJson};
 
-use super::{KEEPERS, Range, STAFF, db, load_office, local_now, require_office};
+use super::{KEEPERS, Range, STAFF, db, load_office, local_now, require_office, today};
 use crate::domain::roster::{self, Visit};
 use crate::store;
-
-fn today(clock: &Clock) -> NaiveDate {
-    local_now(clock.now()).date()
-}
 
 /// Who is on duty each working day.
 #[utoipa::path(get, path = "/v1/offices/{office}/duty-roster", params(("office" = String, Path), Range),

@@ -242,6 +242,29 @@ async fn load_office<'e, E: sqlx::PgExecutor<'e>>(ex: E, id: &str) -> Result<Off
         .ok_or_else(|| Problem::not_found("office"))
 }
 
+/// A case scheduling knows (from `CaseDispatched`) within the caller's jurisdiction;
+/// otherwise 422 naming `case_id`.
+async fn case_in_scope(
+    tx: &mut sqlx::PgConnection,
+    user: &Claims,
+    id: uuid::Uuid,
+) -> Result<crate::store::CaseRow, Problem> {
+    let case = crate::store::case(&mut *tx, id).await.map_err(db)?;
+    match case {
+        None => Err(Problem::validation(vec![FieldError::new(
+            "case_id",
+            "no such case known to scheduling",
+        )])),
+        Some(c) if !user.covers(&c.jurisdiction_code) => {
+            Err(Problem::validation(vec![FieldError::new(
+                "case_id",
+                "the case lies outside your jurisdiction",
+            )]))
+        }
+        Some(c) => Ok(c),
+    }
+}
+
 /// A date range from the query: `from`/`to` as YYYY-MM-DD; defaults given.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct Range {
@@ -286,6 +309,11 @@ impl Range {
             Err(Problem::validation(e))
         }
     }
+}
+
+/// Today in Asia/Shanghai by the service's clock.
+fn today(clock: &xf_app::Clock) -> NaiveDate {
+    local_now(clock.now()).date()
 }
 
 /// The Asia/Shanghai wall-clock time of an instant.

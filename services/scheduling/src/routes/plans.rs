@@ -37,17 +37,7 @@ async fn model(
     tx: &mut PgConnection,
     office: &str,
 ) -> Result<(Vec<plan::Person>, Vec<plan::RuleVersion>), Problem> {
-    let people: Vec<_> = store::offices::people(&mut *tx, office)
-        .await
-        .map_err(db)?
-        .iter()
-        .map(store::offices::PersonRow::person)
-        .collect();
-    let rows = store::offices::rule_rows(&mut *tx, office)
-        .await
-        .map_err(db)?;
-    let (rules, _) = store::offices::parse_rules(&rows, &people);
-    Ok((people, rules))
+    store::offices::model(tx, office).await.map_err(db)
 }
 
 /// Checks the year's live sessions and roster as they stand.
@@ -118,16 +108,7 @@ pub async fn generate(
     let generated = plan::generate(&people, &rules, year, &cal);
     let provisional = plan::provisional(year, &cal);
     let duty_days = roster::generate(&o.duty.0, from, to, &cal);
-    let held: Vec<Held<'_>> = generated
-        .iter()
-        .map(|s| Held {
-            date: s.date,
-            start: s.start,
-            end: s.end,
-            post: &s.post,
-            leader_id: &s.leader_id,
-        })
-        .collect();
+    let held = plan::held(&generated);
     let violations = plan::check(&people, &rules, year, &held, &duty_days, &cal);
     let mut proposal = None;
     match effect {
@@ -406,7 +387,6 @@ pub async fn apply(
                 let seq = store::sessions::update(
                     &mut tx,
                     &store::sessions::Update {
-                        id: session_id,
                         leader_id: Some(&session.leader_id),
                         date: Some(session.date),
                         start: Some(session.start),
@@ -414,9 +394,7 @@ pub async fn apply(
                         place: Some(&session.place),
                         post: Some(&session.post),
                         form: Some(session.form.as_str()),
-                        cancel: false,
-                        pin: false,
-                        at: now,
+                        ..store::sessions::Update::new(session_id, now)
                     },
                 )
                 .await

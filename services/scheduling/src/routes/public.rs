@@ -9,7 +9,7 @@ use xf_app::Clock;
 use xf_calendar::OfficialCalendar;
 use xf_http::{FieldError, Problem};
 
-use super::{Range, db, load_office, local_now, session_json};
+use super::{Range, db, load_office, session_json, today};
 use crate::domain::ics;
 use crate::store;
 
@@ -81,10 +81,6 @@ pub struct OnQuery {
     pub on: Option<String>,
 }
 
-fn today(clock: &Clock) -> NaiveDate {
-    local_now(clock.now()).date()
-}
-
 /// The rules in force: id, version, kind, parameters, holiday policy, post, leaders,
 /// slots, place, form, and the rule as an RFC 5545/7529 recurrence.
 #[utoipa::path(get, path = "/v1/offices/{office}/reception-rules", params(("office" = String, Path), OnQuery),
@@ -102,16 +98,8 @@ pub async fn rules(
         })?,
     };
     let o = load_office(pool.get_ref(), &path).await?;
-    let rows = store::offices::rule_rows(pool.get_ref(), &o.id)
-        .await
-        .map_err(db)?;
-    let people: Vec<_> = store::offices::people(pool.get_ref(), &o.id)
-        .await
-        .map_err(db)?
-        .iter()
-        .map(store::offices::PersonRow::person)
-        .collect();
-    let (versions, _) = store::offices::parse_rules(&rows, &people);
+    let mut conn = pool.acquire().await.map_err(db)?;
+    let (_, versions) = store::offices::model(&mut conn, &o.id).await.map_err(db)?;
     let items: Vec<serde_json::Value> = versions
         .iter()
         .filter(|v| v.effective_from <= on && v.effective_to.is_none_or(|t| t > on))
@@ -192,16 +180,8 @@ pub async fn recurrence(
     let t = today(&clock);
     let (from, to) = q.parse(t, 365)?;
     let o = load_office(pool.get_ref(), &office).await?;
-    let rows = store::offices::rule_rows(pool.get_ref(), &o.id)
-        .await
-        .map_err(db)?;
-    let people: Vec<_> = store::offices::people(pool.get_ref(), &o.id)
-        .await
-        .map_err(db)?
-        .iter()
-        .map(store::offices::PersonRow::person)
-        .collect();
-    let (versions, _) = store::offices::parse_rules(&rows, &people);
+    let mut conn = pool.acquire().await.map_err(db)?;
+    let (_, versions) = store::offices::model(&mut conn, &o.id).await.map_err(db)?;
     let v = versions
         .iter()
         .rfind(|v| {

@@ -18,8 +18,8 @@ use xf_events::{Envelope, Payload};
 use xf_http::{FieldError, Problem, ValidJson};
 
 use super::{
-    KEEPERS, STAFF, db, instant, load_office, local_now, parse_hhmm, refused, require_office,
-    session_json,
+    KEEPERS, STAFF, case_in_scope, db, instant, load_office, local_now, parse_hhmm, refused,
+    require_office, session_json,
 };
 use crate::domain::rules::Slot;
 use crate::domain::session::{self, Command, Status};
@@ -127,17 +127,9 @@ pub(super) async fn cancel_with_appointments(
     let sequence = store::sessions::update(
         tx,
         &store::sessions::Update {
-            id: s.id,
-            leader_id: None,
-            date: None,
-            start: None,
-            end: None,
-            place: None,
-            post: None,
-            form: None,
             cancel: true,
             pin,
-            at: now,
+            ..store::sessions::Update::new(s.id, now)
         },
     )
     .await
@@ -504,17 +496,9 @@ pub async fn swap(
         let sequence = store::sessions::update(
             &mut tx,
             &store::sessions::Update {
-                id: cur.id,
                 leader_id: Some(&leader),
-                date: None,
-                start: None,
-                end: None,
-                place: None,
-                post: None,
-                form: None,
-                cancel: false,
                 pin: true,
-                at: now,
+                ..store::sessions::Update::new(cur.id, now)
             },
         )
         .await
@@ -704,17 +688,11 @@ pub async fn move_session(
     let sequence = store::sessions::update(
         &mut tx,
         &store::sessions::Update {
-            id: s.id,
-            leader_id: None,
             date: Some(b.date),
             start: Some(start),
             end: Some(end),
-            place: None,
-            post: None,
-            form: None,
-            cancel: false,
             pin: true,
-            at: now,
+            ..store::sessions::Update::new(s.id, now)
         },
     )
     .await
@@ -759,27 +737,9 @@ pub async fn add_case(
     let b = body.into_inner();
     let now = clock.now();
     let mut tx = pool.begin().await.map_err(db)?;
-    let (o, s) = load_for_change(&mut tx, &user, *path, STAFF).await?;
+    let (_, s) = load_for_change(&mut tx, &user, *path, STAFF).await?;
     changeable(&s, Command::Book, now, "id")?;
-    let case = store::case(&mut *tx, b.case_id)
-        .await
-        .map_err(db)?
-        .ok_or_else(|| {
-            Problem::validation(vec![FieldError::new(
-                "case_id",
-                "no such case known to scheduling",
-            )])
-        })?;
-    if !user.0.covers(&case.jurisdiction_code)
-        || !case
-            .jurisdiction_code
-            .starts_with(&o.jurisdiction_code[..6])
-    {
-        return Err(Problem::validation(vec![FieldError::new(
-            "case_id",
-            "the case lies outside the office's county or your jurisdiction",
-        )]));
-    }
+    case_in_scope(&mut tx, &user.0, b.case_id).await?;
     let added = store::sessions::add_case(&mut tx, s.id, b.case_id, now)
         .await
         .map_err(db)?;

@@ -207,6 +207,21 @@ pub fn parse_rules(rows: &[RuleRow], people: &[Person]) -> (Vec<RuleVersion>, Ve
     (out, broken)
 }
 
+/// An office's people and parsed rule versions (what plans and listings work from).
+pub async fn model(
+    conn: &mut PgConnection,
+    office: &str,
+) -> Result<(Vec<Person>, Vec<RuleVersion>), sqlx::Error> {
+    let people: Vec<Person> = people(&mut *conn, office)
+        .await?
+        .iter()
+        .map(PersonRow::person)
+        .collect();
+    let rows = rule_rows(&mut *conn, office).await?;
+    let (rules, _) = parse_rules(&rows, &people);
+    Ok((people, rules))
+}
+
 /// Saves a rule as a new version from `effective_from` (the previous open version ends
 /// there; a version starting on the same day is replaced). Returns the version number.
 pub async fn put_rule(

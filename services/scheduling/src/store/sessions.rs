@@ -323,6 +323,25 @@ pub struct Update<'a> {
     pub at: DateTime<Utc>,
 }
 
+impl<'a> Update<'a> {
+    /// A change of nothing yet (set the fields that change).
+    pub fn new(id: Uuid, at: DateTime<Utc>) -> Self {
+        Update {
+            id,
+            leader_id: None,
+            date: None,
+            start: None,
+            end: None,
+            place: None,
+            post: None,
+            form: None,
+            cancel: false,
+            pin: false,
+            at,
+        }
+    }
+}
+
 pub async fn update(tx: &mut PgConnection, u: &Update<'_>) -> Result<i32, sqlx::Error> {
     sqlx::query_scalar(
         "UPDATE sessions SET leader_id = COALESCE($2, leader_id), date = COALESCE($3, date),
