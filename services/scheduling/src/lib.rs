@@ -70,12 +70,14 @@ pub async fn build(s: Settings) -> anyhow::Result<Application<consumer::Consumer
         batch: i64::from(s.ext.follow_up.sweep_batch),
     };
     let background = sweeper.clone();
+    let feeds = web::Data::new(routes::FeedCache::default());
     let interval = Duration::from_millis(s.ext.follow_up.sweep_interval_ms);
     let spec = ServiceSpec::new(
         SERVICE,
         Some(handler),
         move |cfg: &mut web::ServiceConfig| {
-            cfg.app_data(web::Data::new(sweeper.clone()));
+            cfg.app_data(web::Data::new(sweeper.clone()))
+                .app_data(feeds.clone());
             routes::configure(cfg);
         },
     )

@@ -414,6 +414,29 @@ async fn feeds_swaps_cancellations_and_regeneration_proposals() {
     let uid = format!("UID:{}@xinfang", first_thu["id"].as_str().expect("id"));
     assert!(ics.contains(&uid));
     assert!(ics.contains("DTSTART;TZID=Asia/Shanghai:20270107T140000\r\n"));
+    // Subscribed clients revalidate: the same ETag is 304 until the schedule changes.
+    let feed_url = ctx.svc("scheduling").url(&format!(
+        "/v1/offices/{office}/reception-calendar.ics?from=2027-01-01&to=2027-01-31"
+    ));
+    let etag = |r: &reqwest::Response| {
+        r.headers()
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let first = xf_testkit::http()
+        .get(&feed_url)
+        .send()
+        .await
+        .expect("feed");
+    let tag = etag(&first).expect("etag");
+    let again = xf_testkit::http()
+        .get(&feed_url)
+        .header("if-none-match", &tag)
+        .send()
+        .await
+        .expect("feed");
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
     // One leader's feed.
     let (s, _, sj) = text(
         &ctx,
@@ -475,6 +498,18 @@ async fn feeds_swaps_cancellations_and_regeneration_proposals() {
     )
     .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
+    let changed = xf_testkit::http()
+        .get(&feed_url)
+        .header("if-none-match", &tag)
+        .send()
+        .await
+        .expect("feed");
+    assert_eq!(
+        changed.status(),
+        StatusCode::OK,
+        "the swap changed the feed"
+    );
+    assert_ne!(etag(&changed).as_deref(), Some(tag.as_str()));
     let after = sessions(&ctx, office, "2027-01-14", "2027-01-21").await;
     let by_id = |id: &str| {
         after

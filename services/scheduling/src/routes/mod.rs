@@ -11,6 +11,7 @@ mod public;
 mod sessions;
 
 pub use offices::{OfficeBody, PersonBody};
+pub use public::FeedCache;
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Days, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};

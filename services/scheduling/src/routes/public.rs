@@ -1,6 +1,8 @@
 //! The public, read-only side: offices, their rules in force, the published sessions as
 //! JSON and as iCalendar feeds (per office and per leader), a rule as a recurrence.
 
+use std::collections::HashMap;
+
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{Days, NaiveDate};
 use serde::Deserialize;
@@ -130,15 +132,15 @@ pub async fn rules(
     Ok(HttpResponse::Ok().json(serde_json::json!({"office": o.id, "on": on, "items": items})))
 }
 
-fn ics_response(body: String, req: &HttpRequest) -> HttpResponse {
-    // A cheap validator: calendars refresh often and mostly find nothing new.
-    let tag = format!("\"{:016x}\"", fxhash(body.as_bytes()));
-    let matches = req
-        .headers()
+fn not_modified(req: &HttpRequest, tag: &str) -> bool {
+    req.headers()
         .get(actix_web::http::header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == tag);
-    if matches {
+        .is_some_and(|v| v == tag)
+}
+
+fn ics_response(body: actix_web::web::Bytes, tag: String, req: &HttpRequest) -> HttpResponse {
+    if not_modified(req, &tag) {
         return HttpResponse::NotModified()
             .insert_header((actix_web::http::header::ETAG, tag))
             .finish();
@@ -153,7 +155,7 @@ fn ics_response(body: String, req: &HttpRequest) -> HttpResponse {
         .body(body)
 }
 
-/// FNV-1a, for the ETag.
+/// FNV-1a, for an ETag of a rendered body.
 fn fxhash(b: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for x in b {
@@ -161,6 +163,43 @@ fn fxhash(b: &[u8]) -> u64 {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     h
+}
+
+/// Rendered feeds, per office, leader and range, kept while what they depend on (the
+/// sessions' count and SEQUENCEs, the office's last change) stays the same: a feed
+/// request costs one indexed count until the schedule changes.
+#[derive(Default)]
+pub struct FeedCache {
+    feeds: std::sync::Mutex<HashMap<FeedKey, (FeedVersion, web::Bytes)>>,
+}
+
+type FeedKey = (String, Option<String>, NaiveDate, NaiveDate);
+type FeedVersion = (i64, i64, i64);
+
+/// Cached feeds at most; past that the cache starts again.
+const FEEDS_KEPT: usize = 2000;
+
+impl FeedCache {
+    fn get(&self, key: &FeedKey, version: FeedVersion) -> Option<web::Bytes> {
+        let feeds = self
+            .feeds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        feeds
+            .get(key)
+            .filter(|(v, _)| *v == version)
+            .map(|(_, b)| b.clone())
+    }
+    fn put(&self, key: FeedKey, version: FeedVersion, body: web::Bytes) {
+        let mut feeds = self
+            .feeds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if feeds.len() >= FEEDS_KEPT {
+            feeds.clear();
+        }
+        feeds.insert(key, (version, body));
+    }
 }
 
 /// One rule as a recurring event (RFC 5545, RFC 7529 `RSCALE=CHINESE` for lunar
@@ -231,10 +270,9 @@ pub async fn recurrence(
             stamp,
         })
         .collect();
-    Ok(ics_response(
-        ics::recurrence(&format!("{} {}", o.name, v.id), &items),
-        &req,
-    ))
+    let body = ics::recurrence(&format!("{} {}", o.name, v.id), &items);
+    let tag = format!("\"{:016x}\"", fxhash(body.as_bytes()));
+    Ok(ics_response(body.into(), tag, &req))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -274,19 +312,36 @@ pub async fn sessions(
     })))
 }
 
+struct FeedRequest<'a> {
+    office: &'a str,
+    leader: Option<&'a str>,
+    range: &'a Range,
+}
+
 async fn feed(
     req: &HttpRequest,
     pool: &PgPool,
     clock: &Clock,
-    office: &str,
-    leader: Option<&str>,
-    q: &Range,
+    cache: &FeedCache,
+    f: FeedRequest<'_>,
 ) -> Result<HttpResponse, Problem> {
     let t = today(clock);
     let start = t.checked_sub_days(Days::new(31)).unwrap_or(t);
-    let (from, to) = q.parse(start, 400)?;
-    let o = load_office(pool, office).await?;
-    let rows = store::sessions::published(pool, &o.id, from, to, leader)
+    let (from, to) = f.range.parse(start, 400)?;
+    let o = load_office(pool, f.office).await?;
+    let (count, sequences) = store::sessions::feed_version(pool, &o.id, from, to, f.leader)
+        .await
+        .map_err(db)?;
+    let version = (count, sequences, o.updated_at.timestamp_micros());
+    let tag = format!("\"{count}.{sequences}.{}\"", version.2);
+    if not_modified(req, &tag) {
+        return Ok(ics_response(web::Bytes::new(), tag, req));
+    }
+    let key: FeedKey = (o.id.clone(), f.leader.map(str::to_owned), from, to);
+    if let Some(body) = cache.get(&key, version) {
+        return Ok(ics_response(body, tag, req));
+    }
+    let rows = store::sessions::published(pool, &o.id, from, to, f.leader)
         .await
         .map_err(db)?;
     let summaries: Vec<String> = rows
@@ -321,7 +376,7 @@ async fn feed(
             categories: s.form().label(),
         })
         .collect();
-    let name = match leader {
+    let name = match f.leader {
         Some(l) => format!(
             "{} {} 接访日历",
             o.name,
@@ -331,7 +386,9 @@ async fn feed(
         ),
         None => format!("{} 接访日历", o.name),
     };
-    Ok(ics_response(ics::calendar(&name, &events), req))
+    let body = web::Bytes::from(ics::calendar(&name, &events));
+    cache.put(key, version, body.clone());
+    Ok(ics_response(body, tag, req))
 }
 
 /// The office's published sessions as an iCalendar feed (RFC 5545) to subscribe to:
@@ -345,8 +402,14 @@ pub async fn calendar(
     q: web::Query<Range>,
     pool: web::Data<PgPool>,
     clock: web::Data<Clock>,
+    cache: web::Data<FeedCache>,
 ) -> Result<HttpResponse, Problem> {
-    feed(&req, &pool, &clock, &path, None, &q).await
+    let f = FeedRequest {
+        office: &path,
+        leader: None,
+        range: &q,
+    };
+    feed(&req, &pool, &clock, &cache, f).await
 }
 
 /// One leader's published sessions as an iCalendar feed.
@@ -359,6 +422,7 @@ pub async fn leader_calendar(
     q: web::Query<Range>,
     pool: web::Data<PgPool>,
     clock: web::Data<Clock>,
+    cache: web::Data<FeedCache>,
 ) -> Result<HttpResponse, Problem> {
     let (office, leader) = path.into_inner();
     let people = store::offices::people(pool.get_ref(), &office)
@@ -368,5 +432,10 @@ pub async fn leader_calendar(
         load_office(pool.get_ref(), &office).await?;
         return Err(Problem::not_found("leader"));
     }
-    feed(&req, &pool, &clock, &office, Some(&leader), &q).await
+    let f = FeedRequest {
+        office: &office,
+        leader: Some(&leader),
+        range: &q,
+    };
+    feed(&req, &pool, &clock, &cache, f).await
 }

@@ -17,6 +17,7 @@ pub struct OfficeRow {
     pub notice_days: i32,
     pub follow_up_hours: i32,
     pub duty: sqlx::types::Json<DutySpec>,
+    pub updated_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -39,7 +40,7 @@ impl PersonRow {
 }
 
 const OFFICE_COLS: &str =
-    "id, name, jurisdiction_code, kind, place, notice_days, follow_up_hours, duty";
+    "id, name, jurisdiction_code, kind, place, notice_days, follow_up_hours, duty, updated_at";
 
 pub async fn office<'e, E: PgExecutor<'e>>(
     ex: E,

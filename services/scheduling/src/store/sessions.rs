@@ -271,6 +271,28 @@ pub async fn published<'e, E: PgExecutor<'e>>(
     .await
 }
 
+/// What the published feed of `[from, to]` depends on: how many sessions and the sum of
+/// their SEQUENCEs (every change raises one, publishing adds sessions).
+pub async fn feed_version<'e, E: PgExecutor<'e>>(
+    ex: E,
+    office: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+    leader: Option<&str>,
+) -> Result<(i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT count(*), COALESCE(sum(sequence), 0)::bigint FROM sessions
+         WHERE office_id = $1 AND published AND date BETWEEN $2 AND $3
+           AND ($4::text IS NULL OR leader_id = $4)",
+    )
+    .bind(office)
+    .bind(from)
+    .bind(to)
+    .bind(leader)
+    .fetch_one(ex)
+    .await
+}
+
 /// Every session of a plan year (draft or published).
 pub async fn of_year<'e, E: PgExecutor<'e>>(
     ex: E,
