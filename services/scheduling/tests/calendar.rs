@@ -300,6 +300,19 @@ async fn generated_dates_2025_to_2028_match_hand_worked_cases() {
         ]
     );
 
+    // 2027 has no notice yet: the statutory days themselves are known (Mon 2027-02-08 is
+    // 正月初三), the notice's bridging days are not; the days are provisional.
+    let vp27 = days(
+        &ctx,
+        court,
+        "vice-president-mondays",
+        "2027-02-01",
+        "2027-02-28",
+    )
+    .await;
+    assert_eq!(dates(&vp27), ["2027-02-15", "2027-02-22"]);
+    assert!(vp27.iter().all(|x| x.2));
+
     // The bureau: the director on the last Monday, the duty leaders every Monday.
     let dir = days(
         &ctx,
