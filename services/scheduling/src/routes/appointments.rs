@@ -14,7 +14,7 @@ use xf_events::Payload;
 use xf_events::v1::{AppointmentBooked, AppointmentCancelled, AppointmentMoveReason};
 use xf_http::{FieldError, Problem, ValidJson};
 
-use super::sessions::moved_event;
+use super::sessions::{load_for_change, moved_event};
 use super::{
     STAFF, case_in_scope, db, hhmm, instant, load_office, local_now, refused, require_office,
 };
@@ -72,32 +72,6 @@ async fn bookable(
     appointment::check_capacity(booked, i64::from(s.capacity)).map_err(|r| refused(r, field))
 }
 
-async fn session_for(
-    tx: &mut PgConnection,
-    user: &Authenticated,
-    id: Uuid,
-    field: &str,
-) -> Result<(OfficeRow, SessionRow), Problem> {
-    let s = store::sessions::get(&mut *tx, id).await.map_err(db)?;
-    let Some(s) = s else {
-        return Err(if field == "id" {
-            Problem::not_found("session")
-        } else {
-            Problem::validation(vec![FieldError::new(field, "no such session")])
-        });
-    };
-    let o = store::offices::lock(tx, &s.office_id)
-        .await
-        .map_err(db)?
-        .ok_or_else(|| Problem::not_found("office"))?;
-    require_office(&user.0, &o, STAFF)?;
-    let s = store::sessions::lock(tx, id)
-        .await
-        .map_err(db)?
-        .ok_or_else(|| Problem::not_found("session"))?;
-    Ok((o, s))
-}
-
 fn booked_event(
     o: &OfficeRow,
     case: Uuid,
@@ -146,7 +120,7 @@ pub async fn book(
     let b = body.into_inner();
     let now = clock.now();
     let mut tx = pool.begin().await.map_err(db)?;
-    let (o, s) = session_for(&mut tx, &user, *path, "id").await?;
+    let (o, s) = load_for_change(&mut tx, &user, *path, STAFF).await?;
     case_in_scope(&mut tx, &user.0, b.case_id).await?;
     bookable(&mut tx, &s, now, "session_id").await?;
     if let Some(a) = store::appointments::live_of_case(&mut tx, b.case_id)
@@ -212,7 +186,7 @@ async fn load(
         .await
         .map_err(db)?
         .ok_or_else(|| Problem::not_found("appointment"))?;
-    let (o, s) = session_for(tx, user, a.session_id, "id").await?;
+    let (o, s) = load_for_change(tx, user, a.session_id, STAFF).await?;
     let a = store::appointments::lock(tx, id)
         .await
         .map_err(db)?

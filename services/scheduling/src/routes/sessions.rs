@@ -223,8 +223,9 @@ pub(super) async fn carry_appointments(
         .collect())
 }
 
-/// Loads a session with its office for a change by the caller.
-async fn load_for_change(
+/// Loads and locks a session with its office, for a change by a caller with one of
+/// `roles` over the office.
+pub(super) async fn load_for_change(
     tx: &mut PgConnection,
     user: &Authenticated,
     id: Uuid,
