@@ -26,8 +26,9 @@
 #
 # Environment:
 #   XINFANG_BENCH_QUICK=1   a tenth of the requests (a quick check, noisy figures)
-#   XINFANG_BENCH_ONLY=intake|routing  one section only (routing: the national tree,
-#                           routing decisions, the worklist at 1M cases, the sweeper)
+#   XINFANG_BENCH_ONLY=intake|routing|scheduling  one section only (routing: the national
+#                           tree, routing decisions, the worklist at 1M cases, the sweeper;
+#                           scheduling: the county's annual plans, the ICS feed under load)
 #   XINFANG_BENCH_SKIP_BUILD=1  use the release binaries already in target/release
 #   XINFANG_BENCH_DRAIN_TIMEOUT longest drain wait per row, seconds (default 180);
 #                           a row that does not drain shows ">N" in the drain column
@@ -97,7 +98,18 @@ section_routing() {
     XINFANG_RUN="$RUN/bench-broker" bash "$ROOT/scripts/stack/broker.sh" stop >&2 || true
 }
 SECTIONS+=(section_routing)
-# XINFANG_BENCH_ONLY=intake|routing runs one section.
+# Scheduling: the county's annual plans and the ICS feed under load, in the second table.
+section_scheduling() {
+    local out
+    say "scheduling: annual plans for every office of the county, the ICS feed under load (broker :19094)"
+    XINFANG_RUN="$RUN/bench-broker-sched" bash "$ROOT/scripts/stack/broker.sh" start --memory --port 19094 >&2
+    if out="$(XINFANG_TEST_BROKERS=127.0.0.1:19094 "$BIN_DIR/xf-bench-sched" --no-header \
+        --requests "$(scale 2000)")"; then echo "$out" >>"$ROWS2"; else
+        FAILED=1; echo "FAILED: xf-bench-sched" >>"$ROWS2"; fi
+    XINFANG_RUN="$RUN/bench-broker-sched" bash "$ROOT/scripts/stack/broker.sh" stop >&2 || true
+}
+SECTIONS+=(section_scheduling)
+# XINFANG_BENCH_ONLY=intake|routing|scheduling runs one section.
 if [ -n "${XINFANG_BENCH_ONLY:-}" ]; then SECTIONS=("section_${XINFANG_BENCH_ONLY}"); fi
 
 if [ "${XINFANG_BENCH_SKIP_BUILD:-0}" != 1 ]; then

@@ -140,6 +140,13 @@ pub fn type_name(payload: Option<&Payload>) -> &'static str {
             Payload::DeadlineSet(_) => "DeadlineSet",
             Payload::CollectiveIssueGrouped(_) => "CollectiveIssueGrouped",
             Payload::LeaderOwnershipReleased(_) => "LeaderOwnershipReleased",
+            Payload::ReceptionSessionScheduled(_) => "ReceptionSessionScheduled",
+            Payload::ReceptionSessionChanged(_) => "ReceptionSessionChanged",
+            Payload::ReceptionSessionCancelled(_) => "ReceptionSessionCancelled",
+            Payload::AppointmentBooked(_) => "AppointmentBooked",
+            Payload::AppointmentMoved(_) => "AppointmentMoved",
+            Payload::AppointmentCancelled(_) => "AppointmentCancelled",
+            Payload::FollowUpOverdue(_) => "FollowUpOverdue",
         },
     }
 }

@@ -110,8 +110,105 @@ fn change(ev: &Event) -> Option<Change> {
     Some(c)
 }
 
+/// Scheduling's appointment events: the appointment the petitioner is told of (time,
+/// place, status), and a timeline entry. True when the event was one of them.
+async fn appointment(tx: &mut PgConnection, ev: &Event) -> Result<bool, sqlx::Error> {
+    let (id, session, starts, ends, place, status) = match ev.payload() {
+        Some(Payload::AppointmentBooked(b)) => (
+            &b.appointment_id,
+            &b.session_id,
+            &b.starts_at,
+            &b.ends_at,
+            &b.place,
+            "booked",
+        ),
+        Some(Payload::AppointmentMoved(m)) => (
+            &m.appointment_id,
+            &m.to_session_id,
+            &m.starts_at,
+            &m.ends_at,
+            &m.place,
+            "moved",
+        ),
+        Some(Payload::AppointmentCancelled(c)) => {
+            let Ok(id) = uuid::Uuid::parse_str(&c.appointment_id) else {
+                return Ok(true);
+            };
+            let n = sqlx::query(
+                "UPDATE appointments SET status = 'cancelled', updated_at = $2 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(ev.occurred_at)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n > 0 {
+                timeline(
+                    tx,
+                    ev,
+                    "appointment",
+                    serde_json::json!({"status": "cancelled"}),
+                )
+                .await?;
+            }
+            return Ok(true);
+        }
+        _ => return Ok(false),
+    };
+    let (Some(starts), Some(ends), Ok(id), Ok(session)) = (
+        xf_events::from_timestamp(starts.as_ref()),
+        xf_events::from_timestamp(ends.as_ref()),
+        uuid::Uuid::parse_str(id),
+        uuid::Uuid::parse_str(session),
+    ) else {
+        return Ok(true);
+    };
+    let n = sqlx::query(
+        "INSERT INTO appointments (id, case_id, session_id, starts_at, ends_at, place, status, updated_at)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT 1 FROM cases WHERE id = $2)
+         ON CONFLICT (id) DO UPDATE SET session_id = EXCLUDED.session_id, starts_at = EXCLUDED.starts_at,
+             ends_at = EXCLUDED.ends_at, place = EXCLUDED.place, status = EXCLUDED.status,
+             updated_at = EXCLUDED.updated_at",
+    )
+    .bind(id)
+    .bind(ev.case_id)
+    .bind(session)
+    .bind(starts)
+    .bind(ends)
+    .bind(place)
+    .bind(status)
+    .bind(ev.occurred_at)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if n > 0 {
+        let detail = serde_json::json!({"status": status, "starts_at": starts, "ends_at": ends, "place": place});
+        timeline(tx, ev, "appointment", detail).await?;
+    }
+    Ok(true)
+}
+
+async fn timeline(
+    tx: &mut PgConnection,
+    ev: &Event,
+    kind: &str,
+    detail: serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO case_timeline (case_id, at, kind, detail) VALUES ($1, $2, $3, $4)")
+        .bind(ev.case_id)
+        .bind(ev.occurred_at)
+        .bind(kind)
+        .bind(detail)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
 impl Handler for Projection {
     async fn handle(&self, tx: &mut PgConnection, ev: &Event) -> Result<(), HandleError> {
+        if appointment(tx, ev).await? {
+            return Ok(());
+        }
         let Some(c) = change(ev) else { return Ok(()) };
         let (unit_id, unit_name) = c.unit.unzip();
         let (assisting, handled_in) = c.assignment.unzip();

@@ -4,7 +4,7 @@
 use sqlx::PgConnection;
 use xf_app::Clock;
 use xf_bus::{HandleError, Handler, Outbox};
-use xf_events::v1::Tier;
+use xf_events::v1::{Stage, Tier};
 use xf_events::{Event, Payload};
 
 use crate::clocks::{self, Start};
@@ -188,9 +188,76 @@ impl Handler for Clocks {
                 clocks::stop(tx, case_id, Some(&["follow_up"]), at).await?;
                 Ok(())
             }
+            Some(Payload::FollowUpOverdue(o)) => {
+                // Scheduling's follow-up visit is past due: a breach like any other.
+                let due = xf_events::from_timestamp(o.due_at.as_ref()).unwrap_or(at);
+                follow_up_breached(tx, &self.outbox, ev, due, &o.office_id).await?;
+                Ok(())
+            }
             _ => Ok(()),
         }
     }
+}
+
+/// Records a follow-up visit past due as a breached `follow_up` clock (the running one,
+/// where a policy times it, or a new one) and emits `DeadlineBreached` once.
+async fn follow_up_breached(
+    tx: &mut PgConnection,
+    outbox: &Outbox,
+    ev: &Event,
+    due: chrono::DateTime<chrono::Utc>,
+    office: &str,
+) -> Result<(), sqlx::Error> {
+    let code = ev.envelope.jurisdiction_code.as_str();
+    let running: Option<i64> = sqlx::query_scalar(
+        "UPDATE clocks SET state = 'breached', breached_at = COALESCE(breached_at, $2)
+         WHERE case_id = $1 AND stage = 'follow_up' AND state IN ('running', 'paused') RETURNING id",
+    )
+    .bind(ev.case_id)
+    .bind(due)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let fresh = match running {
+        Some(id) => {
+            sqlx::query("UPDATE timers SET cancelled = TRUE WHERE clock_id = $1 AND fired_at IS NULL")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            true
+        }
+        None => sqlx::query_scalar::<_, i64>(
+            "INSERT INTO clocks (case_id, stage, tier, jurisdiction_code, unit_id, started_at, due_at,
+                 state, period_days, policy, breached_at, trace_id)
+             SELECT $1, 'follow_up', $2, $3, NULLIF($4, ''), $5, $5, 'breached', 0, 'scheduling', $5, $6
+             WHERE NOT EXISTS (SELECT 1 FROM clocks WHERE case_id = $1 AND stage = 'follow_up' AND state = 'breached')
+             ON CONFLICT (case_id, stage, started_at) DO NOTHING RETURNING id",
+        )
+        .bind(ev.case_id)
+        .bind(xf_events::tier_name(xf_events::tier_of_code(code)))
+        .bind(code)
+        .bind(office)
+        .bind(due)
+        .bind(xf_telemetry::current_trace_id())
+        .fetch_optional(&mut *tx)
+        .await?
+        .is_some(),
+    };
+    if fresh {
+        let env = xf_events::envelope(
+            ev.case_id,
+            crate::SERVICE,
+            xf_events::tier_of_code(code),
+            code,
+            ev.occurred_at,
+            Payload::DeadlineBreached(xf_events::v1::DeadlineBreached {
+                stage: Stage::FollowUp as i32,
+                due_at: Some(xf_events::timestamp(due)),
+                unit_id: office.to_owned(),
+            }),
+        );
+        outbox.put(tx, &env).await?;
+    }
+    Ok(())
 }
 
 /// True when no quick-reply clock was ever started for the case.

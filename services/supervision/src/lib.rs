@@ -3,7 +3,8 @@
 //! leader case ownership, the cross-level monitor and accountability.
 
 pub mod clocks;
-pub mod deadline;
+/// Deadline arithmetic and the holiday calendar, shared with scheduling.
+pub use xf_calendar as deadline;
 pub mod handler;
 pub mod oversight;
 pub mod policy;

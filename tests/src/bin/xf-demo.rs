@@ -346,6 +346,20 @@ async fn main() -> anyhow::Result<()> {
         "  reporting /v1/stats for {}: total {}, by tier {}, by status {}",
         county.0, stats["total"], stats["by_tier"], stats["by_status"]
     );
+    let urls = xf_e2e::demo_scheduling::Urls {
+        intake: url(&a, 0, ""),
+        routing: url(&a, 1, ""),
+        scheduling: url(&a, 3, ""),
+    };
+    let demo_cases: Vec<_> = cases
+        .iter()
+        .map(|(id, no, _, _, code)| xf_e2e::demo_scheduling::Case {
+            id: id.clone(),
+            no: no.clone(),
+            code: code.clone(),
+        })
+        .collect();
+    xf_e2e::demo_scheduling::run(&http, &urls, &signer, &county.0, &demo_cases).await?;
     println!();
     for (i, (name, _)) in SERVICES.iter().enumerate() {
         println!(

@@ -101,6 +101,7 @@ fn public_detail(kind: &str, d: &serde_json::Value) -> serde_json::Value {
         "review_requested" => &["kind"],
         "leader_owner" => &["leader"],
         "deadline" => &["stage", "due_at"],
+        "appointment" => &["status", "starts_at", "ends_at", "place"],
         _ => &[],
     };
     let mut out = serde_json::Map::new();
@@ -149,9 +150,27 @@ pub async fn status(
         })
     })
     .collect();
+    // The latest appointment scheduling booked for the case (约访): time, place, status.
+    let appointment = sqlx::query(
+        "SELECT starts_at, ends_at, place, status FROM appointments WHERE case_id = $1
+         ORDER BY updated_at DESC LIMIT 1",
+    )
+    .bind(f.id)
+    .fetch_optional(pool.get_ref())
+    .await
+    .map_err(|e| Problem::unavailable(&e))?
+    .map(|r| {
+        serde_json::json!({
+            "starts_at": r.get::<DateTime<Utc>, _>("starts_at"),
+            "ends_at": r.get::<DateTime<Utc>, _>("ends_at"),
+            "place": r.get::<String, _>("place"),
+            "status": r.get::<String, _>("status"),
+        })
+    });
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "registration_no": no,
         "status": f.status,
+        "appointment": appointment,
         "channel": row.get::<String, _>("channel"),
         "category": row.get::<String, _>("category"),
         "received_at": row.get::<DateTime<Utc>, _>("received_at"),

@@ -1,3 +1,7 @@
+//! China's calendar as the offices keep it: the statutory holiday calendar with make-up
+//! working days (one source for every service), Asia/Shanghai days, deadline periods,
+//! month arithmetic ([`month`]) and the lunar calendar ([`lunar`]).
+//!
 //! Deadline arithmetic, Asia/Shanghai, following the civil-law convention on periods
 //! (民法典 Art. 201, 203):
 //!
@@ -15,6 +19,10 @@
 //! production one is [`OfficialCalendar`], backed by the `tyme4rs` crate's legal-holiday
 //! data (法定假日), which follows the yearly State Council notices
 //! (国务院办公厅关于…部分节假日安排的通知).
+
+pub mod lunar;
+pub mod month;
+pub mod statutory;
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
@@ -110,7 +118,8 @@ impl HolidayCalendar for WeekdaysOnly {
 /// crate releases add years without any change here.
 ///
 /// For a day of a year that is not covered, [`is_working_day`] falls back to Monday to
-/// Friday.
+/// Friday less the statutory holidays themselves ([`statutory`]): the notice's bridging
+/// rest days and make-up working days are not known yet.
 ///
 /// The tables are read from the crate once per year and shared process-wide; the first
 /// question about a year costs one look-up in the crate per day of that year.
@@ -193,16 +202,27 @@ fn read_day(d: NaiveDate) -> Option<bool> {
     LegalHoliday::from_ymd(year, d.month() as usize, d.day() as usize).map(|h| h.is_work())
 }
 
-/// Reads one year's listed days from the crate's legal-holiday data.
+/// Reads one year's listed days from the crate's legal-holiday data; for a year without
+/// a notice (neither 1 January nor 1 October listed), its statutory holidays.
 fn read_year(year: i32) -> YearTable {
     let Some(first) = NaiveDate::from_ymd_opt(year, 1, 1) else {
         return YearTable::new();
     };
-    first
-        .iter_days()
-        .take_while(|d| d.year() == year)
+    let days = || first.iter_days().take_while(|d| d.year() == year);
+    let listed: YearTable = days()
         .filter_map(|d| read_day(d).map(|work| (d, work)))
-        .collect()
+        .collect();
+    let noticed = [(1, 1), (10, 1)].iter().all(|(m, d)| {
+        NaiveDate::from_ymd_opt(year, *m, *d).is_some_and(|x| listed.get(&x) == Some(&false))
+    });
+    if noticed {
+        return listed;
+    }
+    let mut table = listed;
+    for d in days().filter(|d| statutory::is_holiday(*d)) {
+        table.entry(d).or_insert(false);
+    }
+    table
 }
 
 fn is_weekday(d: NaiveDate) -> bool {
@@ -439,9 +459,18 @@ mod tests {
         assert!(!CAL.covers(2100));
         assert!(!CAL.covers(0));
         assert!(!CAL.covers(-5));
-        // Outside the data, the weekday rule applies: 2100-01-01 is a Friday.
-        assert!(CAL.is_working_day(date(2100, 1, 1)));
+        // Outside the data, the weekday rule less the statutory holidays applies:
+        // 2100-01-01 is a Friday but New Year's Day; Mon 2100-01-04 is a working day.
+        assert!(!CAL.is_working_day(date(2100, 1, 1)));
         assert!(!CAL.is_working_day(date(2100, 1, 2)));
+        assert!(CAL.is_working_day(date(2100, 1, 4)));
+        // 2027 has no notice in the data yet: its Spring Festival days (除夕 2/5 to
+        // 初三 2/8) and National Day (10/1–10/3) are known, its bridging days are not.
+        assert!(!CAL.covers(2027));
+        assert!(!CAL.is_working_day(date(2027, 2, 5)));
+        assert!(CAL.is_working_day(date(2027, 2, 9)));
+        assert!(!CAL.is_working_day(date(2027, 10, 1)));
+        assert!(CAL.is_working_day(date(2027, 10, 4)));
     }
 
     /// 国务院办公厅关于2025年部分节假日安排的通知 (国办发明电〔2024〕12号, 2024-11-12):
