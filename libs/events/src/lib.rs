@@ -10,6 +10,8 @@ pub mod v1 {
     include!(concat!(env!("OUT_DIR"), "/xinfang.case.v1.rs"));
 }
 
+pub mod status;
+
 pub use v1::envelope::Payload;
 pub use v1::{Envelope, Tier};
 
@@ -147,6 +149,8 @@ pub fn type_name(payload: Option<&Payload>) -> &'static str {
             Payload::AppointmentMoved(_) => "AppointmentMoved",
             Payload::AppointmentCancelled(_) => "AppointmentCancelled",
             Payload::FollowUpOverdue(_) => "FollowUpOverdue",
+            Payload::HotspotDetected(_) => "HotspotDetected",
+            Payload::MonthlyReportIssued(_) => "MonthlyReportIssued",
         },
     }
 }

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use xf_bus::{HandleError, Handler};
-use xf_events::v1::{EscalationReason, Stage};
+use xf_events::status::{self, Status};
+use xf_events::v1::Stage;
 use xf_events::{Event, Payload};
 
 pub struct Projection;
@@ -23,8 +24,10 @@ struct Change {
 }
 
 fn change(ev: &Event) -> Option<Change> {
+    let p = ev.payload()?;
     let mut c = Change {
-        status: None,
+        // The one event → status mapping (xf-events), shared with reporting.
+        status: status::after(p).map(Status::as_str),
         unit: None,
         assignment: None,
         due_at: None,
@@ -33,9 +36,8 @@ fn change(ev: &Event) -> Option<Change> {
         leader: None,
         timeline: None,
     };
-    match ev.payload()? {
+    match p {
         Payload::CaseDispatched(d) => {
-            c.status = Some("dispatched");
             c.unit = Some((d.unit_id.clone(), d.unit_name.clone()));
             // Who may read the register entry follows the assignment (xf-access).
             c.assignment = Some((d.assisting_unit_ids.clone(), d.jurisdiction_code.clone()));
@@ -51,33 +53,39 @@ fn change(ev: &Event) -> Option<Change> {
             ));
         }
         Payload::CaseAccepted(_) => {
-            c.status = Some("accepted");
             c.timeline = Some(("accepted", serde_json::json!({})));
         }
-        Payload::CaseNotAccepted(n) if ev.envelope.producer != crate::SERVICE => {
-            c.status = Some("not_accepted");
+        // Intake's own refusal and on-the-spot closing were written at registration.
+        Payload::CaseNotAccepted(_) | Payload::CaseClosed(_)
+            if ev.envelope.producer == crate::SERVICE =>
+        {
+            return None;
+        }
+        Payload::CaseNotAccepted(n) => {
             c.timeline = Some((
                 "not_accepted",
                 serde_json::json!({"reason": n.reason, "referral_channel": n.referral_channel}),
             ));
         }
         Payload::ReplyIssued(_) => {
-            c.status = Some("replied");
             c.replied = true;
             c.timeline = Some(("replied", serde_json::json!({})));
         }
-        Payload::CaseClosed(_) if ev.envelope.producer != crate::SERVICE => {
-            c.status = Some("closed");
+        Payload::CaseClosed(_) => {
             c.timeline = Some(("closed", serde_json::json!({})));
         }
-        // A skip-level notice (filed above the competent tier) moves nothing.
-        Payload::CaseEscalated(e) if e.reason == EscalationReason::SkipLevel as i32 => return None,
         Payload::CaseEscalated(e) => {
-            c.status = Some("escalated");
+            // A skip-level notice moves nothing (status::after gives None).
+            c.status?;
             c.timeline = Some((
                 "escalated",
                 serde_json::json!({"to_jurisdiction_code": e.to_jurisdiction_code}),
             ));
+        }
+        // Intake wrote its own timeline entry when the petitioner asked.
+        Payload::ReviewRequested(_) => {}
+        Payload::DuplicateLinked(_) => {
+            c.timeline = Some(("linked", serde_json::json!({})));
         }
         Payload::DeadlineSet(d) => {
             let due = xf_events::from_timestamp(d.due_at.as_ref());

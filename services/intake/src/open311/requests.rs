@@ -322,6 +322,8 @@ pub fn status_notes(status: &str) -> &'static str {
         "replied" => "已答复",
         "closed" => "已办结",
         "escalated" => "已报送上级机关",
+        "review_requested" => "已申请复查（复核）",
+        "linked" => "已并入原件办理",
         _ => "办理中",
     }
 }

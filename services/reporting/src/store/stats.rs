@@ -1,0 +1,250 @@
+//! The statistics query over `case_facts` (and `case_visits` for tiers and units).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::{Map, Value, json};
+use sqlx::{PgPool, Row};
+
+use crate::domain::query::{Basis, Dim, FIGURES, Period, Query};
+
+/// The SQL of each figure, in the order of [`FIGURES`].
+const FIGURE_SQL: [&str; 24] = [
+    "count(*)",
+    "count(*) FILTER (WHERE f.accepted_at IS NOT NULL)",
+    "count(*) FILTER (WHERE f.not_accepted_at IS NOT NULL)",
+    "count(*) FILTER (WHERE f.referred)",
+    "count(*) FILTER (WHERE f.closed_at IS NOT NULL)",
+    "count(*) FILTER (WHERE f.closed_at IS NOT NULL AND NOT f.acceptance_late AND NOT f.handling_late)",
+    "count(*) FILTER (WHERE f.overdue)",
+    "count(*) FILTER (WHERE f.escalations > 0)",
+    "count(*) FILTER (WHERE f.reviews_asked > 0)",
+    "count(*) FILTER (WHERE f.reviews_upheld > 0)",
+    "count(*) FILTER (WHERE f.reviews_reversed > 0)",
+    "count(*) FILTER (WHERE f.repeat_petition)",
+    "count(*) FILTER (WHERE f.skip_level)",
+    "count(*) FILTER (WHERE f.collective AND f.channel = 'visit')",
+    "COALESCE(sum(f.headcount) FILTER (WHERE f.collective AND f.channel = 'visit'), 0)",
+    "count(*) FILTER (WHERE f.satisfaction_score IS NOT NULL)",
+    "count(*) FILTER (WHERE f.satisfaction_score >= 4)",
+    "round(avg(f.satisfaction_score), 2)::float8",
+    "COALESCE(sum(f.follow_ups), 0)",
+    "COALESCE(sum(f.follow_ups_reached), 0)",
+    "COALESCE(sum(f.follow_ups_satisfied), 0)",
+    "COALESCE(sum(f.follow_ups_overdue), 0)",
+    "COALESCE(sum(f.appointments), 0)",
+    "COALESCE(sum(f.extensions), 0)",
+];
+
+/// The one float figure.
+const MEAN: usize = 17;
+
+fn date_col(b: Basis) -> &'static str {
+    match b {
+        Basis::Registered => "f.registered_at",
+        Basis::Closed => "f.closed_at",
+    }
+}
+
+fn period_sql(p: Period, col: &str) -> String {
+    let (unit, fmt) = match p {
+        Period::Day => ("day", "YYYY-MM-DD"),
+        Period::Week => ("week", "IYYY-\"W\"IW"),
+        Period::Month => ("month", "YYYY-MM"),
+        Period::Quarter => ("quarter", "YYYY-\"Q\"Q"),
+        Period::Year => ("year", "YYYY"),
+    };
+    format!("to_char(date_trunc('{unit}', {col} AT TIME ZONE 'Asia/Shanghai'), '{fmt}')")
+}
+
+fn dim_sql(d: Dim, q: &Query) -> String {
+    match d {
+        Dim::Period => period_sql(q.period, date_col(q.basis)),
+        Dim::Tier => "v.tier".into(),
+        Dim::Unit => "v.unit_id".into(),
+        Dim::County => "left(f.matter_code, 6)".into(),
+        Dim::Township => {
+            "CASE WHEN length(f.matter_code) >= 9 THEN left(f.matter_code, 9) END".into()
+        }
+        Dim::Village => "CASE WHEN length(f.matter_code) = 12 THEN f.matter_code END".into(),
+        Dim::Category => "f.category".into(),
+        Dim::Channel => "f.channel".into(),
+        Dim::Status => "f.status".into(),
+    }
+}
+
+/// The start and end (exclusive) instants of a period of Asia/Shanghai days.
+pub fn bounds(from: NaiveDate, to: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
+    let start = from
+        .pred_opt()
+        .and_then(xf_calendar::end_of_day)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let end = xf_calendar::end_of_day(to).unwrap_or(DateTime::<Utc>::MAX_UTC);
+    (start, end)
+}
+
+/// The WHERE clause shared by every statistics query ($1..$9, see [`run`]).
+fn filters(q: &Query, excluded: &Option<String>, visits: bool, units: bool) -> String {
+    let d = date_col(q.basis);
+    let mut w = format!(
+        "f.matter_code LIKE $3 || '%' AND {d} >= $1 AND {d} < $2
+         AND ($4::text IS NULL OR f.category = $4)
+         AND ($5::text IS NULL OR f.channel = $5)
+         AND ($6::text IS NULL OR f.status = $6)"
+    );
+    if let Some(x) = excluded {
+        w.push_str(" AND ");
+        w.push_str(x);
+    }
+    if visits {
+        w.push_str(" AND ($7::text IS NULL OR v.tier = $7)");
+        w.push_str(if units {
+            " AND ($8::text IS NULL OR v.unit_id = $8)"
+        } else {
+            " AND ($8::text IS NULL OR TRUE)"
+        });
+    } else {
+        w.push_str(
+            " AND (($7::text IS NULL AND $8::text IS NULL) OR EXISTS (SELECT 1 FROM case_visits x
+               WHERE x.case_id = f.case_id AND ($7::text IS NULL OR x.tier = $7)
+                 AND ($8::text IS NULL OR x.unit_id = $8)))",
+        );
+    }
+    w
+}
+
+fn figures_of(r: &sqlx::postgres::PgRow, offset: usize, out: &mut Map<String, Value>) {
+    for (i, (name, _)) in FIGURES.iter().enumerate() {
+        let v = if i == MEAN {
+            json!(r.get::<Option<f64>, _>(offset + i))
+        } else {
+            json!(r.get::<i64, _>(offset + i))
+        };
+        out.insert((*name).to_owned(), v);
+    }
+}
+
+/// What `GET /v1/stats` answers: the totals over distinct cases and one row per
+/// group (a case counts once per tier and unit it passed through).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub totals: Map<String, Value>,
+    pub rows: Vec<Map<String, Value>>,
+}
+
+/// Runs the query. `excluded` is the unit of the token (its cases as the accused unit
+/// are left out).
+pub async fn run(
+    pool: &PgPool,
+    q: &Query,
+    excluded_unit: Option<&str>,
+) -> Result<Answer, sqlx::Error> {
+    let (start, end) = bounds(q.from, q.to);
+    let excluded = excluded_unit.map(|_| "f.excluded_unit_id IS DISTINCT FROM $9".to_owned());
+    let figures = FIGURE_SQL.join(", ");
+    let totals_sql = format!(
+        "SELECT {figures} FROM case_facts f WHERE {}",
+        filters(q, &excluded, false, false)
+    );
+    let t = bound(
+        sqlx::query(sqlx::AssertSqlSafe(totals_sql)),
+        start,
+        end,
+        q,
+        excluded_unit,
+    )
+    .fetch_one(pool)
+    .await?;
+    let mut totals = Map::new();
+    figures_of(&t, 0, &mut totals);
+    let mut rows = Vec::new();
+    if !q.group_by.is_empty() {
+        let visits =
+            q.group_by.iter().any(|d| d.per_visit()) || q.tier.is_some() || q.unit.is_some();
+        let dims: Vec<String> = q.group_by.iter().map(|d| dim_sql(*d, q)).collect();
+        let cols: Vec<String> = dims
+            .iter()
+            .enumerate()
+            .map(|(i, s)| format!("{s} AS d{i}"))
+            .collect();
+        let groups: Vec<String> = (1..=dims.len()).map(|i| i.to_string()).collect();
+        let units = q.group_by.contains(&Dim::Unit) || q.unit.is_some();
+        let join = if visits {
+            let mut c = vec!["case_id", "tier"];
+            if units {
+                c.push("unit_id");
+            }
+            format!(
+                "JOIN (SELECT DISTINCT {} FROM case_visits) v ON v.case_id = f.case_id",
+                c.join(", ")
+            )
+        } else {
+            String::new()
+        };
+        let sql = format!(
+            "SELECT {}, {figures} FROM case_facts f {join} WHERE {} GROUP BY {} ORDER BY {}",
+            cols.join(", "),
+            filters(q, &excluded, visits, units),
+            groups.join(", "),
+            groups.join(", ")
+        );
+        for r in bound(
+            sqlx::query(sqlx::AssertSqlSafe(sql)),
+            start,
+            end,
+            q,
+            excluded_unit,
+        )
+        .fetch_all(pool)
+        .await?
+        {
+            let mut m = Map::new();
+            for (i, d) in q.group_by.iter().enumerate() {
+                m.insert(d.as_str().to_owned(), json!(r.get::<Option<String>, _>(i)));
+            }
+            figures_of(&r, q.group_by.len(), &mut m);
+            rows.push(m);
+        }
+    }
+    Ok(Answer { totals, rows })
+}
+
+fn bound<'q>(
+    s: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    q: &'q Query,
+    excluded_unit: Option<&'q str>,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    s.bind(start)
+        .bind(end)
+        .bind(&q.jurisdiction)
+        .bind(&q.category)
+        .bind(&q.channel)
+        .bind(&q.status)
+        .bind(&q.tier)
+        .bind(&q.unit)
+        .bind(excluded_unit)
+}
+
+/// True when some case has this category.
+pub async fn category_known(pool: &PgPool, c: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM case_facts WHERE category = $1)")
+        .bind(c)
+        .fetch_one(pool)
+        .await
+}
+
+/// True when some case passed through this unit.
+pub async fn unit_known(pool: &PgPool, u: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM case_visits WHERE unit_id = $1)")
+        .bind(u)
+        .fetch_one(pool)
+        .await
+}
+
+/// True when some case arose at or under this code.
+pub async fn place_known(pool: &PgPool, code: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM case_facts WHERE matter_code LIKE $1 || '%')")
+        .bind(code)
+        .fetch_one(pool)
+        .await
+}
