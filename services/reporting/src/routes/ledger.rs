@@ -69,7 +69,7 @@ struct Cursor {
 }
 
 async fn page(c: &Cursor) -> Result<Vec<(DateTime<Utc>, Uuid, Vec<Value>)>, sqlx::Error> {
-    let (at, id) = c.after.unwrap_or((DateTime::<Utc>::MIN_UTC, Uuid::nil()));
+    let (at, id) = c.after.unzip();
     let rows = sqlx::query(
         "SELECT case_id, registration_no, category, channel, unit_id, tier, matter_code,
                 registered_at, accepted_at, replied_at, closed_at,
@@ -78,7 +78,7 @@ async fn page(c: &Cursor) -> Result<Vec<(DateTime<Utc>, Uuid, Vec<Value>)>, sqlx
          FROM case_facts
          WHERE matter_code LIKE $1 || '%' AND closed_at >= $2 AND closed_at < $3
            AND ($4::text IS NULL OR excluded_unit_id IS DISTINCT FROM $4)
-           AND (closed_at, case_id) > ($5, $6)
+           AND ($5::timestamptz IS NULL OR (closed_at, case_id) > ($5, $6::uuid))
          ORDER BY closed_at, case_id LIMIT $7",
     )
     .bind(&c.scope)
