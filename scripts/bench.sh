@@ -26,9 +26,10 @@
 #
 # Environment:
 #   XINFANG_BENCH_QUICK=1   a tenth of the requests (a quick check, noisy figures)
-#   XINFANG_BENCH_ONLY=intake|routing|scheduling  one section only (routing: the national
+#   XINFANG_BENCH_ONLY=intake|routing|scheduling|reporting  one section only (routing: the national
 #                           tree, routing decisions, the worklist at 1M cases, the sweeper;
-#                           scheduling: the county's annual plans, the ICS feed under load)
+#                           scheduling: the county's annual plans, the ICS feed under load;
+#                           reporting: stats over 1M cases, event ingestion)
 #   XINFANG_BENCH_SKIP_BUILD=1  use the release binaries already in target/release
 #   XINFANG_BENCH_DRAIN_TIMEOUT longest drain wait per row, seconds (default 180);
 #                           a row that does not drain shows ">N" in the drain column
@@ -109,7 +110,18 @@ section_scheduling() {
     XINFANG_RUN="$RUN/bench-broker-sched" bash "$ROOT/scripts/stack/broker.sh" stop >&2 || true
 }
 SECTIONS+=(section_scheduling)
-# XINFANG_BENCH_ONLY=intake|routing|scheduling runs one section.
+# Reporting: statistics over a year of a large county and event ingestion.
+section_reporting() {
+    local out
+    say "reporting: stats over $(scale 1000000) cases, event ingestion (broker :19095)"
+    XINFANG_RUN="$RUN/bench-broker-report" bash "$ROOT/scripts/stack/broker.sh" start --memory --port 19095 >&2
+    if out="$(XINFANG_TEST_BROKERS=127.0.0.1:19095 "$BIN_DIR/xf-bench-report" --no-header \
+        --cases "$(scale 1000000)" --requests "$(scale 200)" --events "$(scale 20000)")"; then echo "$out" >>"$ROWS2"; else
+        FAILED=1; echo "FAILED: xf-bench-report" >>"$ROWS2"; fi
+    XINFANG_RUN="$RUN/bench-broker-report" bash "$ROOT/scripts/stack/broker.sh" stop >&2 || true
+}
+SECTIONS+=(section_reporting)
+# XINFANG_BENCH_ONLY=intake|routing|scheduling|reporting runs one section.
 if [ -n "${XINFANG_BENCH_ONLY:-}" ]; then SECTIONS=("section_${XINFANG_BENCH_ONLY}"); fi
 
 if [ "${XINFANG_BENCH_SKIP_BUILD:-0}" != 1 ]; then

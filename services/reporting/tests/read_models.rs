@@ -622,5 +622,47 @@ async fn stats_match_hand_worked_counts_and_follow_the_token() {
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{q}: {v}");
         assert_eq!(v["errors"][0]["field"], field, "{q}: {v}");
     }
+
+    // Every endpoint and download is in the OpenAPI document, downloads with their types.
+    let doc: Value = xf_testkit::http()
+        .get(ctx.svc("reporting").url("/openapi.json"))
+        .send()
+        .await
+        .expect("openapi")
+        .json()
+        .await
+        .expect("json");
+    for p in [
+        "/v1/stats",
+        "/v1/dashboard/overview",
+        "/v1/dashboard/trend",
+        "/v1/dashboard/categories",
+        "/v1/dashboard/townships",
+        "/v1/dashboard/units",
+        "/v1/reports/monthly",
+        "/v1/assessment",
+        "/v1/assessment/cases",
+        "/v1/hotspots",
+        "/v1/hotspots/scan",
+        "/v1/hotspots/sensitive",
+        "/v1/ledger",
+        "/v1/archive",
+        "/v1/cases/{id}",
+        "/v1/cases/{id}/history",
+    ] {
+        assert!(
+            doc["paths"][p].is_object(),
+            "{p} missing from the OpenAPI document"
+        );
+    }
+    for p in ["/v1/reports/monthly", "/v1/ledger"] {
+        let content = &doc["paths"][p]["get"]["responses"]["200"]["content"];
+        assert!(content["text/csv"].is_object(), "{p}: {content}");
+        assert!(
+            content["application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"]
+                .is_object(),
+            "{p}: {content}"
+        );
+    }
     ctx.cleanup().await;
 }

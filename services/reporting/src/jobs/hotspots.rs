@@ -33,12 +33,21 @@ fn nos<'a>(it: impl Iterator<Item = &'a Recent>) -> Vec<String> {
 
 /// Finds the hotspots as of `now`; returns the ones that are new.
 pub async fn scan(j: &Jobs, now: DateTime<Utc>) -> Result<Vec<Hotspot>, sqlx::Error> {
+    scan_in(j, now, "").await
+}
+
+/// [`scan`] over the cases that arose under `scope` ("" for all).
+pub async fn scan_in(
+    j: &Jobs,
+    now: DateTime<Utc>,
+    scope: &str,
+) -> Result<Vec<Hotspot>, sqlx::Error> {
     let today = xf_calendar::shanghai_day(now);
     let first = today - Duration::days(i64::from(STUDY_DAYS) - 1);
     let (since, until) = store::stats::bounds(first, today);
     let day_start = |d: u32| since + Duration::days(i64::from(d));
     let last = STUDY_DAYS - 1;
-    let recent = store::hotspots::recent(&j.pool, "", since, until).await?;
+    let recent = store::hotspots::recent(&j.pool, scope, since, until).await?;
     let mut found = Vec::new();
     let mut counties: BTreeMap<&str, Vec<&Recent>> = BTreeMap::new();
     for r in &recent {

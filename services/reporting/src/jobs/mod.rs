@@ -45,13 +45,20 @@ impl Jobs {
 
     /// Marks closed cases older than the archive age as archived; their ledger stays.
     pub async fn archive(&self) -> Result<u64, sqlx::Error> {
+        self.archive_in("").await
+    }
+
+    /// [`Jobs::archive`] for the cases that arose under `scope`.
+    pub async fn archive_in(&self, scope: &str) -> Result<u64, sqlx::Error> {
         let before = self.clock.now() - chrono::Duration::days(self.archive_after_days);
         Ok(sqlx::query(
             "UPDATE case_facts SET archived_at = $2
-             WHERE archived_at IS NULL AND status = 'closed' AND closed_at < $1",
+             WHERE archived_at IS NULL AND status = 'closed' AND closed_at < $1
+               AND matter_code LIKE $3 || '%'",
         )
         .bind(before)
         .bind(self.clock.now())
+        .bind(scope)
         .execute(&self.pool)
         .await?
         .rows_affected())

@@ -76,8 +76,9 @@ async fn list(
         .json(json!({"jurisdiction": p.jurisdiction, "from": p.from, "to": p.to, "items": items})))
 }
 
-/// Runs the three tests now (the background job runs them too); answers the new
-/// hotspots, each also announced as `HotspotDetected`.
+/// Runs the three tests now over the token's jurisdiction (the background job runs
+/// them over everything); answers the new hotspots, each also announced as
+/// `HotspotDetected`. 422 naming `jurisdiction` when no case arose there.
 #[utoipa::path(post, path = "/v1/hotspots/scan", tag = "hotspots",
     responses(
         (status = 200, description = "{new: n, items: [hotspot]} (only hotspots not found before)"),
@@ -86,12 +87,12 @@ async fn list(
 async fn scan(user: Authenticated, jobs: web::Data<Jobs>) -> Result<HttpResponse, Problem> {
     user.0
         .require_any_role(&["supervisor", "analyst", "admin"])?;
-    let fresh = jobs::hotspots::scan(&jobs, jobs.clock.now())
+    let scope = super::acting_scope(&user.0, &jobs.pool).await?;
+    let fresh = jobs::hotspots::scan_in(&jobs, jobs.clock.now(), &scope)
         .await
         .map_err(|e| Problem::unavailable(&e))?;
     let items: Vec<_> = fresh
         .iter()
-        .filter(|h| user.0.covers(&h.jurisdiction_code) || h.jurisdiction_code.starts_with(&user.0.jurisdiction))
         .map(|h| {
             json!({"id": h.id, "method": h.method, "category": h.category, "jurisdiction_code": h.jurisdiction_code,
                    "period_start": h.period_start, "period_end": h.period_end, "observed": h.observed,

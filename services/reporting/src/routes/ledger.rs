@@ -219,8 +219,9 @@ async fn ledger(
     })
 }
 
-/// Marks closed cases older than the archive age (`archive.after_days`) archived now;
-/// the background job does it too. Their ledger entries stay, whole.
+/// Marks the closed cases under the token's jurisdiction older than the archive age
+/// (`jobs.archive_after_days`) archived now; the background job does it everywhere.
+/// Their ledger entries stay, whole. 422 naming `jurisdiction` when no case arose there.
 #[utoipa::path(post, path = "/v1/archive", tag = "ledger",
     responses(
         (status = 200, description = "{archived: n}"),
@@ -228,6 +229,10 @@ async fn ledger(
     security(("bearer" = [])))]
 async fn archive(user: Authenticated, jobs: web::Data<Jobs>) -> Result<HttpResponse, Problem> {
     user.0.require_any_role(&["supervisor", "admin"])?;
-    let n = jobs.archive().await.map_err(|e| Problem::unavailable(&e))?;
+    let scope = super::acting_scope(&user.0, &jobs.pool).await?;
+    let n = jobs
+        .archive_in(&scope)
+        .await
+        .map_err(|e| Problem::unavailable(&e))?;
     Ok(HttpResponse::Ok().json(json!({"archived": n})))
 }

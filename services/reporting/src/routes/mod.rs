@@ -85,6 +85,22 @@ pub async fn scope(user: &Claims, asked: Option<&str>, pool: &PgPool) -> Result<
     Ok(j.to_owned())
 }
 
+/// The token's own jurisdiction for an action (a scan, an archive sweep, a report),
+/// which must be one where some case arose: 422 naming `jurisdiction` otherwise.
+pub async fn acting_scope(user: &Claims, pool: &PgPool) -> Result<String, Problem> {
+    let scope = scope(user, None, pool).await?;
+    if !crate::store::stats::place_known(pool, &scope)
+        .await
+        .map_err(|e| Problem::unavailable(&e))?
+    {
+        return Err(Problem::validation(vec![xf_http::FieldError::new(
+            "jurisdiction",
+            format!("no case arose under {scope}"),
+        )]));
+    }
+    Ok(scope)
+}
+
 /// A 422 from the domain's (field, message) pairs.
 pub fn invalid(errs: Vec<(&'static str, String)>) -> Problem {
     Problem::validation(

@@ -234,7 +234,10 @@ async fn regenerate(
 ) -> Result<HttpResponse, Problem> {
     let b = body.into_inner();
     check_month(&b.month)?;
-    let office = super::scope(&user.0, b.jurisdiction.as_deref(), &pool).await?;
+    let office = match b.jurisdiction.as_deref() {
+        Some(j) => super::scope(&user.0, Some(j), &pool).await?,
+        None => super::acting_scope(&user.0, &pool).await?,
+    };
     let unavailable = |e: sqlx::Error| Problem::unavailable(&e);
     let now = monthly::generate(&pool, &b.month, &office)
         .await
