@@ -23,7 +23,7 @@ const PENDING: [&str; 0] = [];
 /// How many operations each document lists (its routes and the frame's four: health,
 /// readiness, metrics, the document): a route added without its documentation fails
 /// here.
-const OPERATIONS: [(&str, usize); 4] = [
+const OPERATIONS: [(&str, usize); 5] = [
     ("intake", 21),
     ("routing", 26),
     ("supervision", 28),

@@ -546,6 +546,19 @@ async fn stats_match_hand_worked_counts_and_follow_the_token() {
             (TOWN_B.into(), "water".into(), 1)
         ]
     );
+    // The cube (a token without a unit claim) and the case facts (a token with one,
+    // which no case names as accused) give the same figures.
+    let with_unit = ctx.token(&["analyst"], Some("county-office"), COUNTY);
+    for q in [
+        "?group_by=period,township,category",
+        "?group_by=county&period=week",
+        "",
+    ] {
+        let (_, a) = call("GET", &url(q), &county, None).await;
+        let (_, b) = call("GET", &url(q), &with_unit, None).await;
+        assert_eq!(a["totals"], b["totals"], "{q}");
+        assert_eq!(a["rows"], b["rows"], "{q}");
+    }
     let (_, v) = call("GET", &url("?unit=a-office"), &county, None).await;
     assert_eq!(v["totals"]["received"], 1, "{v}");
     let (_, v) = call(

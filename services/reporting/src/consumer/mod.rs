@@ -26,6 +26,14 @@ pub async fn ingest(tx: &mut PgConnection, ev: &Event) -> Result<bool, sqlx::Err
     }
     let entries = store::case_entries(tx, ev.case_id).await?;
     let facts = domain::fold(&entries);
+    // What the case counted for before this event, for the statistics cube.
+    let before: Vec<domain::Entry> = entries
+        .iter()
+        .filter(|e| e.event_id != ev.event_id)
+        .cloned()
+        .collect();
+    let old = (!before.is_empty()).then(|| domain::fold(&before));
+    store::cube::shift(tx, old.as_ref(), &facts).await?;
     store::save(tx, ev.case_id, &facts, xf_telemetry::current_trace_id()).await?;
     Ok(true)
 }

@@ -24,35 +24,7 @@ const MEAN: usize = 17;
 
 impl Tally {
     pub fn add(&mut self, f: &Facts) {
-        let b = |x: bool| i64::from(x);
-        let visit = f.collective && f.channel == Some("visit");
-        let v = [
-            1,
-            b(f.accepted_at.is_some()),
-            b(f.not_accepted_at.is_some()),
-            b(f.referred),
-            b(f.closed_at.is_some()),
-            b(f.closed_at.is_some() && !f.acceptance_late && !f.handling_late),
-            b(f.overdue),
-            b(f.escalations > 0),
-            b(f.reviews_asked > 0),
-            b(f.reviews_upheld > 0),
-            b(f.reviews_reversed > 0),
-            b(f.repeat_petition),
-            b(f.skip_level),
-            b(visit),
-            if visit { i64::from(f.headcount) } else { 0 },
-            b(f.satisfaction_score.is_some()),
-            b(f.satisfaction_score.is_some_and(|s| s >= 4)),
-            0,
-            i64::from(f.follow_ups),
-            i64::from(f.follow_ups_reached),
-            i64::from(f.follow_ups_satisfied),
-            i64::from(f.follow_ups_overdue),
-            i64::from(f.appointments),
-            i64::from(f.extensions),
-        ];
-        for (c, x) in self.counts.iter_mut().zip(v) {
+        for (c, x) in self.counts.iter_mut().zip(contributions(f)) {
             *c += x;
         }
         self.score_sum += i64::from(f.satisfaction_score.unwrap_or(0));
@@ -269,4 +241,37 @@ fn analysis(now: &Tally, p: &Tally, y: &Tally, by_category: &[Value]) -> Vec<Str
         out.push(format!("top categories: {}", top.join(", ")));
     }
     out
+}
+
+/// What one case adds to each figure, in the order of [`FIGURES`]; the mean's place
+/// holds the case's satisfaction score (0 when unrated), summed and divided later.
+pub fn contributions(f: &Facts) -> [i64; FIGURES.len()] {
+    let b = |x: bool| i64::from(x);
+    let visit = f.collective && f.channel == Some("visit");
+    [
+        1,
+        b(f.accepted_at.is_some()),
+        b(f.not_accepted_at.is_some()),
+        b(f.referred),
+        b(f.closed_at.is_some()),
+        b(f.closed_at.is_some() && !f.acceptance_late && !f.handling_late),
+        b(f.overdue),
+        b(f.escalations > 0),
+        b(f.reviews_asked > 0),
+        b(f.reviews_upheld > 0),
+        b(f.reviews_reversed > 0),
+        b(f.repeat_petition),
+        b(f.skip_level),
+        b(visit),
+        if visit { i64::from(f.headcount) } else { 0 },
+        b(f.satisfaction_score.is_some()),
+        b(f.satisfaction_score.is_some_and(|s| s >= 4)),
+        i64::from(f.satisfaction_score.unwrap_or(0)),
+        i64::from(f.follow_ups),
+        i64::from(f.follow_ups_reached),
+        i64::from(f.follow_ups_satisfied),
+        i64::from(f.follow_ups_overdue),
+        i64::from(f.appointments),
+        i64::from(f.extensions),
+    ]
 }

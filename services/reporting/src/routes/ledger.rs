@@ -122,9 +122,8 @@ async fn page(c: &Cursor) -> Result<Vec<(DateTime<Utc>, Uuid, Vec<Value>)>, sqlx
 /// The cases closed in the period under the jurisdiction, oldest closing first.
 #[utoipa::path(get, path = "/v1/ledger", tag = "ledger", params(LedgerQuery),
     responses(
-        (status = 200, description = "JSON {columns, rows: [[...]]}", content_type = "application/json"),
-        (status = 200, description = "format=csv, streamed with no row cap", content_type = "text/csv"),
-        (status = 200, description = "format=xlsx, one sheet Ledger", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 200, description = "format=json (default): {columns, rows: [[...]]}; format=csv: streamed with no row cap; format=xlsx: one sheet Ledger",
+            content(("application/json"), ("text/csv"), ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]

@@ -89,9 +89,8 @@ async fn load(pool: &PgPool, clock: &Clock, m: &str, office: &str) -> Result<Val
 /// The month's report for an office.
 #[utoipa::path(get, path = "/v1/reports/monthly", tag = "reports", params(MonthlyQuery),
     responses(
-        (status = 200, description = "JSON {id, generated_at, final, report}; final reports (a month that is over) are stored and read back unchanged", content_type = "application/json"),
-        (status = 200, description = "format=csv: one part of the report (part=summary|categories|townships|leaders), no row cap", content_type = "text/csv"),
-        (status = 200, description = "format=xlsx: sheets Summary, Categories, Townships, Leaders", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (status = 200, description = "format=json (default): {id, generated_at, final, report}; final reports (a month that is over) are stored and read back unchanged. format=csv: one part of the report (part=summary|categories|townships|leaders), no row cap. format=xlsx: sheets Summary, Categories, Townships, Leaders.",
+            content(("application/json"), ("text/csv"), ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "month, jurisdiction, format or part invalid", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]

@@ -1,6 +1,7 @@
 //! reporting's SQL: the ledger, the case facts and visits folded from it, and the
 //! tables of statistics, reports and hotspots.
 
+pub mod cube;
 pub mod hotspots;
 pub mod reports;
 pub mod stats;
