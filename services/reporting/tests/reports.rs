@@ -389,7 +389,9 @@ async fn the_monthly_report_is_stored_regenerates_identical_and_its_xlsx_matches
     // name the dispatches carried is nowhere (not even in the ledger's envelopes).
     let pool = ctx.svc("reporting").pool.clone();
     let cols: Vec<String> = sqlx::query_scalar(
-        "SELECT column_name::text FROM information_schema.columns WHERE table_schema = current_schema()",
+        "SELECT column_name::text FROM information_schema.columns
+         WHERE table_schema = current_schema() AND table_name IN ('ledger', 'case_facts',
+             'case_visits', 'reports', 'report_runs', 'hotspots', 'stats_cube')",
     )
     .fetch_all(&pool)
     .await

@@ -34,7 +34,15 @@ pub async fn ingest(tx: &mut PgConnection, ev: &Event) -> Result<bool, sqlx::Err
         .collect();
     let old = (!before.is_empty()).then(|| domain::fold(&before));
     store::cube::shift(tx, old.as_ref(), &facts).await?;
-    store::save(tx, ev.case_id, &facts, xf_telemetry::current_trace_id()).await?;
+    let path_changed = old.as_ref().is_none_or(|o| o.visits != facts.visits);
+    store::save(
+        tx,
+        ev.case_id,
+        &facts,
+        path_changed,
+        xf_telemetry::current_trace_id(),
+    )
+    .await?;
     Ok(true)
 }
 

@@ -91,11 +91,12 @@ pub async fn case_entries(tx: &mut PgConnection, case: Uuid) -> Result<Vec<Entry
     Ok(entries(&rows))
 }
 
-/// Writes a case's facts and path (replacing what was there).
+/// Writes a case's facts, and its path when it changed (replacing what was there).
 pub async fn save(
     tx: &mut PgConnection,
     case: Uuid,
     f: &Facts,
+    path_changed: bool,
     trace_id: Option<String>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
@@ -191,6 +192,9 @@ pub async fn save(
     .bind(&f.signature)
     .execute(&mut *tx)
     .await?;
+    if !path_changed {
+        return Ok(());
+    }
     sqlx::query("DELETE FROM case_visits WHERE case_id = $1")
         .bind(case)
         .execute(&mut *tx)
