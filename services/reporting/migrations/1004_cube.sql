@@ -7,7 +7,11 @@ CREATE TABLE stats_cube (
     day       DATE NOT NULL,
     township  TEXT NOT NULL,
     category  TEXT NOT NULL,
-    f         BIGINT[] NOT NULL,
+    f         INTEGER[] NOT NULL,
     PRIMARY KEY (day, township, category)
 );
 CREATE INDEX stats_cube_township ON stats_cube (township text_pattern_ops, day);
+
+-- The same by registration month (`day` is the month's first day), for month, quarter
+-- and year periods over whole months: a year of a county is a few thousand rows.
+CREATE TABLE stats_cube_month (LIKE stats_cube INCLUDING ALL);

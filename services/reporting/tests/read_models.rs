@@ -549,10 +549,17 @@ async fn stats_match_hand_worked_counts_and_follow_the_token() {
     // The cube (a token without a unit claim) and the case facts (a token with one,
     // which no case names as accused) give the same figures.
     let with_unit = ctx.token(&["analyst"], Some("county-office"), COUNTY);
+    let year = xf_calendar::shanghai_day(Utc::now())
+        .format("%Y")
+        .to_string();
+    // Whole months: the month cube.
+    let whole =
+        format!("?from={year}-01-01&to={year}-12-31&group_by=period,township&period=quarter");
     for q in [
         "?group_by=period,township,category",
         "?group_by=county&period=week",
         "",
+        whole.as_str(),
     ] {
         let (_, a) = call("GET", &url(q), &county, None).await;
         let (_, b) = call("GET", &url(q), &with_unit, None).await;

@@ -18,7 +18,7 @@
 use std::time::Instant;
 
 use anyhow::ensure;
-use chrono::Utc;
+use chrono::{Datelike, Utc};
 use clap::Parser;
 use uuid::Uuid;
 use xf_e2e::bench::Row;
@@ -60,7 +60,7 @@ async fn run(ctx: &mut Ctx, a: &Args) -> anyhow::Result<Vec<Row>> {
              jurisdiction_code, unit_id, status, registered_at, updated_at, events,
              matter_code, office_code, accepted_at, closed_at, overdue, acceptance_late,
              satisfaction_score, collective, headcount)
-         SELECT gen_random_uuid(), '330122-B-' || g, 'cat-' || (g % 20),
+         SELECT gen_random_uuid(), '330122-B-' || g, 'cat-' || ((g / 7) % 20),
                 (ARRAY['letter','visit','phone','online'])[1 + g % 4], 'village', v, v || '-u',
                 CASE WHEN g % 3 = 0 THEN 'closed' ELSE 'accepted' END,
                 r, r, 5, v, '330122', r + interval '2 days',
@@ -69,7 +69,7 @@ async fn run(ctx: &mut Ctx, a: &Args) -> anyhow::Result<Vec<Row>> {
                 g % 50 = 0, CASE WHEN g % 50 = 0 THEN 6 ELSE 0 END
          FROM (SELECT g,
                   '330122' || lpad((1 + g % 20)::text, 3, '0') || lpad((200 + (g / 20) % 20)::text, 3, '0') AS v,
-                  $2::timestamptz + (g % 31536000) * interval '1 second' AS r
+                  $2::timestamptz + (g::bigint * 31536000 / $1) * interval '1 second' AS r
                FROM generate_series(1, $1) AS g) s",
     )
     .bind(a.cases)
@@ -96,9 +96,17 @@ async fn run(ctx: &mut Ctx, a: &Args) -> anyhow::Result<Vec<Row>> {
 
     let token = ctx.token(&["analyst"], None, "330122");
     let today = xf_calendar::shanghai_day(Utc::now());
-    let from = today - chrono::Duration::days(364);
+    // The last twelve whole months, this one included (the dashboard's trend).
+    let first = today.with_day(1).unwrap_or(today);
+    let from = first
+        .checked_sub_months(chrono::Months::new(11))
+        .unwrap_or(first);
+    let to = first
+        .checked_add_months(chrono::Months::new(1))
+        .and_then(|d| d.pred_opt())
+        .unwrap_or(today);
     let url = ctx.svc("reporting").url(&format!(
-        "/v1/stats?from={from}&to={today}&group_by=period,category,township"
+        "/v1/stats?from={from}&to={to}&group_by=period,category,township"
     ));
     let http = xf_testkit::http();
     let mut samples = Vec::with_capacity(a.requests);

@@ -224,6 +224,11 @@ async fn trend(
     a.from = month_start(a.to)
         .checked_sub_months(chrono::Months::new(11))
         .unwrap_or(a.to);
+    // Whole months, so the month cube answers.
+    a.to = month_start(a.to)
+        .checked_add_months(chrono::Months::new(1))
+        .and_then(|d| d.pred_opt())
+        .unwrap_or(a.to);
     a.group_by = vec![Dim::Period];
     Ok(HttpResponse::Ok().json(answer(&pool, &user.0, &a).await?))
 }

@@ -1,7 +1,7 @@
 //! The statistics cube: per registration day, township and category, the sums of every
 //! figure, kept in step with `case_facts` by the consumer.
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use sqlx::{PgConnection, PgPool};
 
 use crate::domain::Facts;
@@ -25,18 +25,25 @@ async fn add(
     k: &(NaiveDate, String, String),
     v: &[i64],
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO stats_cube (day, township, category, f) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (day, township, category) DO UPDATE SET f = ARRAY(
-             SELECT a + b FROM unnest(stats_cube.f, EXCLUDED.f) WITH ORDINALITY AS t(a, b, i)
-             ORDER BY i)",
-    )
-    .bind(k.0)
-    .bind(&k.1)
-    .bind(&k.2)
-    .bind(v)
-    .execute(&mut *tx)
-    .await?;
+    let v: Vec<i32> = v
+        .iter()
+        .map(|&x| i32::try_from(x).unwrap_or(i32::MAX))
+        .collect();
+    let month = k.0.with_day(1).unwrap_or(k.0);
+    for (table, day) in [("stats_cube", k.0), ("stats_cube_month", month)] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO {table} AS c (day, township, category, f) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (day, township, category) DO UPDATE SET f = ARRAY(
+                 SELECT a + b FROM unnest(c.f, EXCLUDED.f) WITH ORDINALITY AS t(a, b, i)
+                 ORDER BY i)"
+        )))
+        .bind(day)
+        .bind(&k.1)
+        .bind(&k.2)
+        .bind(&v)
+        .execute(&mut *tx)
+        .await?;
+    }
     Ok(())
 }
 
@@ -78,7 +85,7 @@ pub async fn rebuild(pool: &PgPool) -> Result<u64, sqlx::Error> {
         "INSERT INTO stats_cube (day, township, category, f)
          SELECT (f.registered_at AT TIME ZONE 'Asia/Shanghai')::date,
                 CASE WHEN length(f.matter_code) >= 9 THEN left(f.matter_code, 9) ELSE f.matter_code END,
-                COALESCE(f.category, ''), ARRAY[{}]::int8[]
+                COALESCE(f.category, ''), ARRAY[{}]::int4[]
          FROM case_facts f WHERE f.registered_at IS NOT NULL AND f.matter_code IS NOT NULL
          GROUP BY 1, 2, 3",
         figs.join(", ")
@@ -87,10 +94,24 @@ pub async fn rebuild(pool: &PgPool) -> Result<u64, sqlx::Error> {
     sqlx::query("DELETE FROM stats_cube")
         .execute(&mut *tx)
         .await?;
+    sqlx::query("DELETE FROM stats_cube_month")
+        .execute(&mut *tx)
+        .await?;
     let n = sqlx::query(sqlx::AssertSqlSafe(sql))
         .execute(&mut *tx)
         .await?
         .rows_affected();
+    let sums: Vec<String> = (1..=super::stats::FIGURE_SQL.len())
+        .map(|i| format!("sum(f[{i}])::int4"))
+        .collect();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO stats_cube_month (day, township, category, f)
+         SELECT date_trunc('month', day)::date, township, category, ARRAY[{}]
+         FROM stats_cube GROUP BY 1, 2, 3",
+        sums.join(", ")
+    )))
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(n)
 }

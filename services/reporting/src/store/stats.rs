@@ -1,6 +1,6 @@
 //! The statistics query over `case_facts` (and `case_visits` for tiers and units).
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde_json::{Map, Value, json};
 use sqlx::{PgPool, Row};
 
@@ -241,9 +241,9 @@ async fn run_cube(pool: &PgPool, q: &Query) -> Result<Answer, sqlx::Error> {
     let figures: Vec<String> = (0..FIGURE_SQL.len())
         .map(|i| {
             if i == MEAN {
-                "round(sum(c.f[18]) / NULLIF(sum(c.f[16]), 0), 2)::float8".to_owned()
+                "round(sum(c.f[18])::numeric / NULLIF(sum(c.f[16]), 0), 2)::float8".to_owned()
             } else {
-                format!("COALESCE(sum(c.f[{}]), 0)::int8", i + 1)
+                format!("COALESCE(sum(c.f[{}]), 0)", i + 1)
             }
         })
         .collect();
@@ -257,7 +257,17 @@ async fn run_cube(pool: &PgPool, q: &Query) -> Result<Answer, sqlx::Error> {
             .bind(&q.jurisdiction)
             .bind(&q.category)
     };
-    let t = bind(format!("SELECT {figures} FROM stats_cube c WHERE {filter}"))
+    // Whole months by month, quarter or year: the month cube.
+    let whole_months = q.from.day() == 1
+        && q.to.succ_opt().is_some_and(|d| d.day() == 1)
+        && (!q.group_by.contains(&Dim::Period)
+            || matches!(q.period, Period::Month | Period::Quarter | Period::Year));
+    let table = if whole_months {
+        "stats_cube_month"
+    } else {
+        "stats_cube"
+    };
+    let t = bind(format!("SELECT {figures} FROM {table} c WHERE {filter}"))
         .fetch_one(pool)
         .await?;
     let mut totals = Map::new();
@@ -272,7 +282,7 @@ async fn run_cube(pool: &PgPool, q: &Query) -> Result<Answer, sqlx::Error> {
             .collect();
         let groups: Vec<String> = (1..=cols.len()).map(|i| i.to_string()).collect();
         let sql = format!(
-            "SELECT {}, {figures} FROM stats_cube c WHERE {filter} GROUP BY {g} ORDER BY {g}",
+            "SELECT {}, {figures} FROM {table} c WHERE {filter} GROUP BY {g} ORDER BY {g}",
             cols.join(", "),
             g = groups.join(", ")
         );
