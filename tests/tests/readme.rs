@@ -273,3 +273,41 @@ fn blocks_and_expectations_are_read_as_the_text_gives_them() {
     );
     assert!(a.contains("README_LINE=3\nA=1"), "{a}");
 }
+
+/// Every configuration variable any service accepts is in README's table, by its full
+/// name or as `…__KEY` beside its section's first.
+#[test]
+fn the_configuration_table_names_every_accepted_variable() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("root")
+        .to_path_buf();
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
+    let table: Vec<&str> = readme.lines().filter(|l| l.starts_with("| `XF_")).collect();
+    let mut missing = Vec::new();
+    for bin in [
+        xf_intake::binary(),
+        xf_routing::binary(),
+        xf_supervision::binary(),
+        xf_scheduling::binary(),
+        xf_reporting::binary(),
+    ] {
+        let keys = xf_app::config::accepted_keys(&bin.base(), bin.keys).expect("keys");
+        for (k, _) in keys {
+            let env = xf_app::config::env_name(&k);
+            let (section, key) = env.split_once("__").expect("section");
+            let listed = table.iter().any(|row| {
+                row.contains(&format!("`{env}`"))
+                    || (row.contains(&format!("`{section}__"))
+                        && row.contains(&format!("`…__{key}`")))
+            });
+            if !listed && !missing.contains(&env) {
+                missing.push(env);
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "README's configuration table omits {missing:?}"
+    );
+}
