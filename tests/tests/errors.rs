@@ -162,3 +162,53 @@ async fn every_refusal_is_problem_json_and_names_every_field() {
     );
     ctx.cleanup().await;
 }
+
+/// Paths the manual names answer as it says: the implicit letters-and-visits office of
+/// a division is a unit like the others, and the monitor takes plain dates.
+#[tokio::test]
+async fn documented_paths_answer_as_documented() {
+    let mut ctx = Ctx::new().await.expect("context");
+    xf_e2e::start_all(&mut ctx).await.expect("stack starts");
+    let t = ctx.token(&[roles::SUPERVISOR, roles::ADMIN], None, "330122");
+    let (s, ct, v) = send(
+        "GET",
+        &ctx.svc("routing").url("/v1/units/330122002-xfb"),
+        &t,
+        None,
+        vec![],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{ct} {v}");
+    assert_eq!(v["unit"]["kind"], "xfb", "{v}");
+    assert_eq!(v["unit"]["jurisdiction_code"], "330122002", "{v}");
+    assert_eq!(v["unit"]["implicit"], true, "{v}");
+    let (s, _, _) = send(
+        "GET",
+        &ctx.svc("routing").url("/v1/units/999999-xfb"),
+        &t,
+        None,
+        vec![],
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "no such division");
+    let monitor = |q: &str| ctx.svc("supervision").url(&format!("/v1/monitor?{q}"));
+    let (s, _, v) = send(
+        "GET",
+        &monitor("from=2026-01-01&to=2026-01-31"),
+        &t,
+        None,
+        vec![],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, _, v) = send(
+        "GET",
+        &monitor("from=2026-02-01&to=2026-01-31"),
+        &t,
+        None,
+        vec![],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "from after to: {v}");
+    ctx.cleanup().await;
+}
