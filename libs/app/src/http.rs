@@ -114,6 +114,42 @@ pub(crate) async fn track(
     Ok(res)
 }
 
+/// Refuses a request whose path or query carries a NUL character (`%00`), which no
+/// text field may hold and Postgres cannot store: 422 naming the parameter.
+pub(crate) async fn refuse_nul(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::EitherBody<impl MessageBody>>, actix_web::Error> {
+    let field =
+        if req.path().contains('\0') || req.uri().path().to_ascii_lowercase().contains("%00") {
+            Some("path".to_owned())
+        } else if req.query_string().to_ascii_lowercase().contains("%00") {
+            let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+                .map(|q| q.into_inner())
+                .unwrap_or_default();
+            Some(
+                pairs
+                    .into_iter()
+                    .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+                    .map_or_else(|| "query".to_owned(), |(k, _)| k),
+            )
+        } else {
+            None
+        };
+    match field {
+        Some(f) => {
+            let p = Problem::validation(vec![xf_http::FieldError::new(
+                f,
+                "must not contain NUL characters",
+            )]);
+            Ok(req
+                .into_response(actix_web::ResponseError::error_response(&p))
+                .map_into_right_body())
+        }
+        None => Ok(next.call(req).await?.map_into_left_body()),
+    }
+}
+
 /// Path, query and form extractor errors as problem+json.
 pub(crate) fn extractor_errors(cfg: &mut web::ServiceConfig) {
     cfg.app_data(

@@ -293,6 +293,20 @@ fn is_json_content_type(v: &str) -> bool {
 /// naming every failing field at once (missing, wrong-typed or unknown), each by its
 /// path.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
+    if body.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000"))
+        && let Ok(v) = serde_json::from_slice::<serde_json::Value>(body)
+        && let Some(path) = nul_at(&v, String::new())
+    {
+        // No text field may hold NUL, and Postgres cannot store it.
+        return Err(Problem::validation(vec![FieldError::new(
+            if path.is_empty() {
+                "body".to_owned()
+            } else {
+                path
+            },
+            "must not contain NUL characters",
+        )]));
+    }
     let de = &mut serde_json::Deserializer::from_slice(body);
     match serde_path_to_error::deserialize::<_, T>(de) {
         Ok(v) => Ok(v),
@@ -312,6 +326,31 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
                 }
             }
         }
+    }
+}
+
+/// The path of the first string (or key) in `v` holding a NUL character.
+fn nul_at(v: &serde_json::Value, at: String) -> Option<String> {
+    use serde_json::Value;
+    match v {
+        Value::String(s) if s.contains('\0') => Some(at),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| nul_at(x, format!("{at}[{i}]"))),
+        Value::Object(m) => m.iter().find_map(|(k, x)| {
+            let path = if at.is_empty() {
+                k.clone()
+            } else {
+                format!("{at}.{k}")
+            };
+            if k.contains('\0') {
+                Some(path)
+            } else {
+                nul_at(x, path)
+            }
+        }),
+        _ => None,
     }
 }
 
@@ -577,6 +616,9 @@ mod tests {
         );
         let p = parse_json::<Body>(br#"{"summary":1,"age":"old","place":{}}"#).expect_err("no");
         assert_eq!(named(&p), ["age", "place.code", "summary"]);
+        let p =
+            parse_json::<Body>(br#"{"summary":"a\u0000b","place":{"code":"x"}}"#).expect_err("NUL");
+        assert_eq!(named(&p), ["summary"]);
     }
 
     #[test]
