@@ -13,7 +13,22 @@ pub async fn start_all(ctx: &mut Ctx) -> anyhow::Result<()> {
 /// Like [`start_all`], with the same extra settings for every service (for example
 /// `auth.audience`).
 pub async fn start_all_with(ctx: &mut Ctx, extra: &[(&str, &str)]) -> anyhow::Result<()> {
-    let s = ctx.settings::<xf_intake::Ext>(&xf_intake::binary(), extra)?;
+    start(ctx, extra, &[]).await
+}
+
+/// Like [`start_all`], with settings of intake's own (for example
+/// `open311.api_keys_file`).
+pub async fn start_all_with_intake(ctx: &mut Ctx, intake: &[(&str, &str)]) -> anyhow::Result<()> {
+    start(ctx, &[], intake).await
+}
+
+async fn start(
+    ctx: &mut Ctx,
+    extra: &[(&str, &str)],
+    intake: &[(&str, &str)],
+) -> anyhow::Result<()> {
+    let own: Vec<(&str, &str)> = extra.iter().chain(intake).copied().collect();
+    let s = ctx.settings::<xf_intake::Ext>(&xf_intake::binary(), &own)?;
     let app = xf_intake::build(s).await?;
     ctx.spawn("intake", app);
     let s = ctx.settings::<xf_routing::Ext>(&xf_routing::binary(), extra)?;

@@ -36,9 +36,14 @@ pub async fn build(s: Settings) -> anyhow::Result<Application<handler::Projectio
     let parts = Application::<handler::Projection>::parts(&s)?;
     let handler = Arc::new(handler::Projection);
     let open311 = open311::Open311::load(&s.ext.open311)?;
+    let open311_audit = open311.clone();
     let spec = ServiceSpec::new(SERVICE, Some(handler), move |cfg| {
         routes::configure(cfg, state.clone());
         open311::configure(cfg, &open311);
     });
-    Application::build(&s, parts, migrator(), spec).await
+    let app = Application::build(&s, parts, migrator(), spec).await?;
+    open311_audit
+        .audit_clients(app.pool(), app.clock().now())
+        .await?;
+    Ok(app)
 }
