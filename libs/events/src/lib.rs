@@ -147,6 +147,8 @@ pub fn type_name(payload: Option<&Payload>) -> &'static str {
             Payload::AppointmentMoved(_) => "AppointmentMoved",
             Payload::AppointmentCancelled(_) => "AppointmentCancelled",
             Payload::FollowUpOverdue(_) => "FollowUpOverdue",
+            Payload::ClockPaused(_) => "ClockPaused",
+            Payload::ClockResumed(_) => "ClockResumed",
         },
     }
 }

@@ -4,6 +4,7 @@
 pub mod domain;
 pub mod handler;
 pub mod open311;
+pub mod peers;
 pub mod register;
 pub mod routes;
 pub mod settings;
@@ -32,6 +33,7 @@ pub async fn build(s: Settings) -> anyhow::Result<Application<handler::Projectio
             },
         },
         citizen: s.ext.citizen.clone(),
+        peers: peers::Peers::new(&s.ext.peers)?,
     };
     let parts = Application::<handler::Projection>::parts(&s)?;
     let handler = Arc::new(handler::Projection);

@@ -11,6 +11,9 @@ pub struct Ext {
     pub citizen: CitizenSettings,
     #[serde(default)]
     pub open311: Open311Settings,
+    /// supervision and routing, for due dates and replies.
+    #[serde(default)]
+    pub peers: crate::peers::PeersSettings,
 }
 
 /// The Open311 GeoReport v2 endpoint (`/open311/v2/`).
@@ -86,6 +89,9 @@ impl xf_app::Validate for Ext {
         }
         if let Err(e) = crate::open311::Clients::from_file(&self.open311.api_keys_file) {
             p.push(("open311.api_keys_file".into(), e));
+        }
+        if let Err(e) = crate::peers::Peers::new(&self.peers) {
+            p.push(("peers.token_file".into(), e.to_string()));
         }
         let j = &self.open311.jurisdiction_id;
         if j.is_empty() || j.len() > 100 || !j.bytes().all(|b| b.is_ascii_graphic()) {

@@ -1164,3 +1164,114 @@ async fn the_worklist_pages_by_cursor_and_lists_assisted_cases() {
     assert_eq!(ids(&v).len(), 0);
     w.ctx.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_transfer_back_needs_a_supervisor_and_an_anonymous_reply_is_not_delivered() {
+    let w = World::start().await;
+    seed_units(&w).await;
+    let (s, _) = w
+        .put_rule(
+            "land-town",
+            json!({
+            "category": "land", "competent_tier": "township", "lead_unit_kind": "township_office",
+            "effective_from": "2020-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let case = w.register(|_| {}).await;
+    w.wait(case, "dispatched", |v| v["status"] == "dispatched")
+        .await;
+    let gt = w.ctx.token(&["handler"], Some("jxj-gt"), TOWN);
+    let zf = w.ctx.token(&["handler"], Some("jxj-zf"), TOWN);
+    let office = w
+        .ctx
+        .token(&["handler"], Some(&format!("{TOWN}-xfb")), TOWN);
+    let supervisor = w.ctx.token(&["supervisor"], None, TOWN);
+    let path = |a: &str| format!("/v1/cases/{case}/{a}");
+    let transfer = |to: &'static str| json!({"to_unit_id": to, "reason": "非本单位职责"});
+
+    let (s, v) = w
+        .call("POST", &path("transfer"), &gt, Some(transfer("jxj-zf")))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = w
+        .call(
+            "POST",
+            &path("transfer-decision"),
+            &office,
+            Some(json!({"approve": true})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    // Back to the unit that already handed it on: the office alone may not approve.
+    let (s, v) = w
+        .call("POST", &path("transfer"), &zf, Some(transfer("jxj-gt")))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let h0 = w.history_len(case).await;
+    let (s, v) = w
+        .call(
+            "POST",
+            &path("transfer-decision"),
+            &office,
+            Some(json!({"approve": true})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(w.history_len(case).await, h0, "nothing changed");
+    let (s, v) = w
+        .call(
+            "POST",
+            &path("transfer-decision"),
+            &supervisor,
+            Some(json!({"approve": true, "note": "督查室同意退回"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["unit_id"], "jxj-gt");
+    let (s, v) = w.call("GET", &path("routing"), &supervisor, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["transfers"], 2, "{v}");
+    assert!(v["age_secs"].as_i64().is_some(), "{v}");
+
+    // An anonymous letter (R3): handled, its result recorded, but nothing delivered.
+    let anon = w.register(|r| r.anonymous = true).await;
+    w.wait(anon, "dispatched", |v| v["status"] == "dispatched")
+        .await;
+    let apath = |a: &str| format!("/v1/cases/{anon}/{a}");
+    let (s, v) = w.call("POST", &apath("accept"), &gt, None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = w
+        .call(
+            "POST",
+            &apath("reply"),
+            &gt,
+            Some(json!({"outcome": "support", "text": "已处理。"})),
+        )
+        .await;
+    assert_eq!(
+        (s, v["errors"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("deliver")),
+        "{v}"
+    );
+    let (s, v) = w
+        .call(
+            "POST",
+            &apath("reply"),
+            &gt,
+            Some(json!({"outcome": "support", "text": "已处理。", "deliver": false})),
+        )
+        .await;
+    assert_eq!(
+        (s, v["status"].as_str()),
+        (StatusCode::OK, Some("replied")),
+        "{v}"
+    );
+    let (s, v) = w.call("GET", &apath("reply"), &gt, None).await;
+    assert_eq!(
+        (s, v["text"].as_str()),
+        (StatusCode::OK, Some("已处理。")),
+        "{v}"
+    );
+    w.ctx.cleanup().await;
+}

@@ -41,6 +41,7 @@ use crate::places::Places;
         extension,
         extension_decision,
         reply,
+        get_reply,
         close,
         unlink
     ),
@@ -73,6 +74,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(extension_decision),
         )
         .route("/v1/cases/{id}/reply", web::post().to(reply))
+        .route("/v1/cases/{id}/reply", web::get().to(get_reply))
         .route("/v1/cases/{id}/close", web::post().to(close))
         .route("/v1/cases/{id}/unlink", web::post().to(unlink));
 }
@@ -228,6 +230,7 @@ async fn explain(
     user: Authenticated,
     path: web::Path<Uuid>,
     pool: web::Data<PgPool>,
+    clock: web::Data<Clock>,
 ) -> Result<HttpResponse, Problem> {
     let id = path.into_inner();
     let mut conn = pool.acquire().await.map_err(db)?;
@@ -261,6 +264,14 @@ async fn explain(
     let mut body = serde_json::to_value(&case).map_err(|e| Problem::internal(&e))?;
     body["case_id"] = serde_json::json!(id);
     body["decision"] = decision.unwrap_or(serde_json::Value::Null);
+    // Transfers never reset a case's age (R15): counted, with the time since registration.
+    body["transfers"] = serde_json::json!(
+        history
+            .iter()
+            .filter(|h| h["action"] == "transferred")
+            .count()
+    );
+    body["age_secs"] = serde_json::json!((clock.now() - case.registered_at).num_seconds().max(0));
     body["history"] = serde_json::json!(history);
     Ok(HttpResponse::Ok().json(body))
 }
@@ -930,6 +941,18 @@ async fn transfer_decision(
             "at most 500 characters",
         )]));
     }
+    // A transfer back to a unit the case already left (passing it to and fro) is the
+    // supervising office's decision, not the dispatching office's alone.
+    let back: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM case_history h JOIN cases c ON c.id = h.case_id
+             WHERE h.case_id = $1 AND h.action = 'transferred'
+               AND h.detail ->> 'from_unit_id' = c.pending ->> 'to_unit_id')",
+    )
+    .bind(*path)
+    .fetch_one(pool.get_ref())
+    .await
+    .map_err(db)?;
+    let supervises = user.0.has_role(roles::SUPERVISOR) || user.0.has_role(roles::ADMIN);
     act(
         ctx!(user, path, pool, clock, outbox),
         Who::DispatchingOffice,
@@ -939,6 +962,12 @@ async fn transfer_decision(
                 return Err(illegal(c, "decide a transfer for"));
             }
             let s = |k: &str| p[k].as_str().unwrap_or_default().to_owned();
+            if back && b.approve && !supervises {
+                return Err(Problem::forbidden(format!(
+                    "{} already handed this case on: sending it back needs a supervisor's approval",
+                    s("to_unit_id")
+                )));
+            }
             if !b.approve {
                 return Ok((
                     Move {
@@ -1142,6 +1171,10 @@ struct ReplyBody {
     /// support (支持), explain (解释) or not_support (不予支持).
     outcome: String,
     text: String,
+    /// Whether the reply is delivered to the petitioner (default true). An anonymous
+    /// item has nobody to deliver to: its result is recorded with `deliver: false`.
+    #[serde(default)]
+    deliver: Option<bool>,
 }
 
 /// The written reply to the petitioner (信访条例 Art. 32).
@@ -1190,12 +1223,26 @@ async fn reply(
         return Err(Problem::validation(errs));
     }
     let outcome = outcome.unwrap_or(ReplyOutcome::Unspecified);
+    let anonymous: bool =
+        sqlx::query_scalar("SELECT COALESCE((SELECT anonymous FROM cases WHERE id = $1), FALSE)")
+            .bind(*path)
+            .fetch_one(pool.get_ref())
+            .await
+            .map_err(db)?;
+    let deliver = b.deliver.unwrap_or(true);
     act(
         ctx!(user, path, pool, clock, outbox),
         Who::LeadHandler,
         move |c, _| {
             if c.status != "accepted" {
                 return Err(illegal(c, "reply to"));
+            }
+            if anonymous && deliver {
+                // R3: checked once the caller is known to act on the case.
+                return Err(Problem::validation(vec![FieldError::new(
+                    "deliver",
+                    "an anonymous item has nobody to deliver a reply to; record the result with deliver: false",
+                )]));
             }
             let len = u32::try_from(b.text.chars().count()).unwrap_or(u32::MAX);
             Ok((
@@ -1204,7 +1251,7 @@ async fn reply(
                     history: (
                         "replied",
                         serde_json::json!({"outcome": b.outcome, "text_length": len,
-                        "review_level": c.review_level}),
+                        "review_level": c.review_level, "delivered": deliver && !anonymous}),
                     ),
                     events: vec![Payload::ReplyIssued(ReplyIssued {
                         unit_id: c.unit().to_owned(),
@@ -1223,6 +1270,57 @@ async fn reply(
         },
     )
     .await
+}
+
+/// The latest written reply, for those who may see the case (intake reads it for the
+/// petitioner's view: the text never travels on the bus).
+#[utoipa::path(
+    get,
+    path = "/v1/cases/{id}/reply",
+    tag = "workbench",
+    params(("id" = Uuid, Path, description = "The case id")),
+    responses(
+        (status = 200, description = "{case_id, outcome, text, unit_id, replied_at, review_level}"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such case for this caller, or no reply yet", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
+async fn get_reply(
+    user: Authenticated,
+    path: web::Path<Uuid>,
+    pool: web::Data<PgPool>,
+) -> Result<HttpResponse, Problem> {
+    let id = path.into_inner();
+    let mut conn = pool.acquire().await.map_err(db)?;
+    let case = load(&mut conn, id, false).await?;
+    access(&user.0, &case)?;
+    let row = sqlx::query(
+        "SELECT c.reply_outcome, c.reply_text,
+                (SELECT h.at FROM case_history h WHERE h.case_id = c.id AND h.action = 'replied'
+                 ORDER BY h.id DESC LIMIT 1) AS replied_at
+         FROM cases c WHERE c.id = $1",
+    )
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db)?;
+    let (Some(outcome), Some(text), Some(at)) = (
+        row.get::<Option<String>, _>("reply_outcome"),
+        row.get::<Option<String>, _>("reply_text"),
+        row.get::<Option<DateTime<Utc>>, _>("replied_at"),
+    ) else {
+        return Err(Problem::not_found("reply"));
+    };
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "case_id": id,
+        "outcome": outcome,
+        "text": text,
+        "unit_id": case.unit_id,
+        "replied_at": at,
+        "review_level": case.review_level,
+    })))
 }
 
 #[utoipa::path(
