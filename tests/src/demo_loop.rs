@@ -98,8 +98,8 @@ pub async fn run(
         None,
         county,
     );
-    let summary = "在镇上的建筑工地干活四个月，老板拖欠工资一万二千元至今未付";
-    let body = crate::sample_case("visit", village, "labour_wages", summary, person);
+    let summary = "承包的两亩耕地被征用修路，土地补偿款至今未发放到户";
+    let body = crate::sample_case("visit", village, "land", summary, person);
     let (s, receipt) = call(
         http,
         "POST",
@@ -179,7 +179,7 @@ pub async fn run(
         v["deadline"]["policy_id"].as_str().unwrap_or("?")
     );
 
-    let text = "经核实，工地承包方已于本月结清拖欠的工资一万二千元。";
+    let text = "经核实，土地补偿款已于本月足额发放到户。";
     ok(call(
         http,
         "POST",
@@ -288,7 +288,7 @@ pub async fn run(
     );
 
     // A review (复查) a tier up, with the petitioner's reason and its outcome.
-    let reason = "工资数额计算有误，加班费未计入";
+    let reason = "补偿面积少算了半亩";
     ok(call(
         http,
         "POST",
@@ -323,7 +323,7 @@ pub async fn run(
         "POST",
         &format!("{case}/reply"),
         &reviewer,
-        Some(json!({"outcome": "explain", "text": "经复查，加班费已计入结算，原答复事实清楚。"})),
+        Some(json!({"outcome": "explain", "text": "经复查，征地面积以测绘成果为准，原答复事实清楚。"})),
     )
     .await?
     .0)?;

@@ -204,6 +204,14 @@ async fn a_case_goes_round_the_whole_loop_and_the_petitioner_sees_each_step() {
     assert_eq!(s, StatusCode::CONFLICT);
     let v = view_when(&public, "the rating", |v| v["satisfaction"] == 4).await;
     assert_eq!(v["status"], "closed");
+    // What the petitioner was told along the way (no gateway here: shown, not sent).
+    let told: Vec<&str> = v["notices"]
+        .as_array()
+        .expect("notices")
+        .iter()
+        .filter_map(|n| n["kind"].as_str())
+        .collect();
+    assert_eq!(told, ["accepted", "replied", "follow_up"], "{v:#}");
 
     // The same petitioner comes back on the same matter: linked to the earlier case.
     let (_, _, repeat_view, _) = register(&ctx, &registrar, body.clone()).await;
@@ -267,6 +275,72 @@ async fn a_case_goes_round_the_whole_loop_and_the_petitioner_sees_each_step() {
             .as_str()
             .is_some_and(|t| t.starts_with("经复查")),
         "{v:#}"
+    );
+
+    // An anonymous letter (R3): handled, no reply clock, nothing delivered, no notices.
+    let mut anon = xf_e2e::sample_case(
+        "letter",
+        VILLAGE,
+        "environment",
+        "河道有人夜间倾倒建筑垃圾",
+        43,
+    );
+    anon["anonymous"] = json!(true);
+    anon["petitioners"] = json!([]);
+    let (anon_id, _, anon_view, _) = register(&ctx, &registrar, anon).await;
+    let routed = eventually("the anonymous letter dispatched", WAIT, || async {
+        let (s, v) = call(
+            "GET",
+            &ctx.svc("routing")
+                .url(&format!("/v1/cases/{anon_id}/routing")),
+            &reader,
+            None,
+        )
+        .await;
+        (s == StatusCode::OK && v["status"] == "dispatched").then_some(v)
+    })
+    .await;
+    let h = ctx.token(
+        &[roles::HANDLER],
+        Some(routed["unit_id"].as_str().expect("unit")),
+        COUNTY,
+    );
+    let acase = ctx.svc("routing").url(&format!("/v1/cases/{anon_id}"));
+    let (s, b) = call("POST", &format!("{acase}/accept"), &h, None).await;
+    assert_eq!(s, StatusCode::OK, "{b:#}");
+    let reply = json!({"outcome": "support", "text": "已责成清理并加强巡查。"});
+    let (s, b) = call("POST", &format!("{acase}/reply"), &h, Some(reply.clone())).await;
+    assert_eq!(
+        (s, b["errors"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("deliver")),
+        "{b:#}"
+    );
+    let mut undelivered = reply;
+    undelivered["deliver"] = json!(false);
+    let (s, b) = call("POST", &format!("{acase}/reply"), &h, Some(undelivered)).await;
+    assert_eq!(s, StatusCode::OK, "{b:#}");
+    let v = view_when(&anon_view, "the anonymous letter's result", |v| {
+        v["status"] == "replied"
+    })
+    .await;
+    assert_eq!(v["notices"], json!([]), "{v:#}");
+    let clocks = eventually("the anonymous letter's clocks", WAIT, || async {
+        let (s, v) = call(
+            "GET",
+            &ctx.svc("supervision")
+                .url(&format!("/v1/cases/{anon_id}/deadlines")),
+            &reader,
+            None,
+        )
+        .await;
+        (s == StatusCode::OK && v["clocks"][0]["state"] == "stopped").then_some(v)
+    })
+    .await;
+    assert!(
+        clocks["clocks"]
+            .as_array()
+            .is_some_and(|c| c.iter().all(|c| c["stage"] == "handling")),
+        "only the handling clock runs: {clocks:#}"
     );
 
     // Another case nobody decides on: overdue, it escalates, and the petitioner sees it.

@@ -7,7 +7,12 @@ use xf_bus::{HandleError, Handler};
 use xf_events::v1::{EscalationReason, FollowUpSatisfaction, ReplyOutcome, Stage};
 use xf_events::{Event, Payload};
 
-pub struct Projection;
+pub struct Projection {
+    /// Opens the petitioner's contact for their notices.
+    pub vault: crate::vault::Vault,
+    /// Whether notices are delivered by the webhook.
+    pub outbound: bool,
+}
 
 /// The change an event makes to intake's copy of a case.
 struct Change {
@@ -316,6 +321,7 @@ async fn timeline(
 
 impl Handler for Projection {
     async fn handle(&self, tx: &mut PgConnection, ev: &Event) -> Result<(), HandleError> {
+        crate::notify::petitioner(tx, ev, &self.vault, self.outbound).await?;
         if appointment(tx, ev).await? || follow_up(tx, ev).await? {
             return Ok(());
         }

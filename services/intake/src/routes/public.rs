@@ -211,6 +211,23 @@ pub async fn status(
             "satisfaction": r.get::<Option<String>, _>("satisfaction"),
         })
     });
+    // What the petitioner was told, and how (never for anonymous items).
+    let notices: Vec<serde_json::Value> = sqlx::query(
+        "SELECT kind, at, channel FROM petitioner_notices WHERE case_id = $1 ORDER BY at, id",
+    )
+    .bind(f.id)
+    .fetch_all(pool.get_ref())
+    .await
+    .map_err(|e| Problem::unavailable(&e))?
+    .into_iter()
+    .map(|r| {
+        serde_json::json!({
+            "kind": r.get::<String, _>("kind"),
+            "at": r.get::<DateTime<Utc>, _>("at"),
+            "channel": r.get::<String, _>("channel"),
+        })
+    })
+    .collect();
     let confidential: bool = row.get("confidential");
     let acceptance = match f.status.as_str() {
         "registered" | "linked" => serde_json::Value::Null,
@@ -292,6 +309,7 @@ pub async fn status(
         "reviews": reviews,
         "follow_up": follow_up,
         "satisfaction": f.satisfaction,
+        "notices": notices,
         "replied_at": f.replied_at,
         "review_window_until": window(&f, &settings),
         "review_state": f.review_state,
