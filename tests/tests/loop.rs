@@ -220,6 +220,23 @@ async fn a_case_goes_round_the_whole_loop_and_the_petitioner_sees_each_step() {
     })
     .await;
     assert_eq!(r["linked_case"]["registration_no"], no.as_str());
+    // Back on the same matter inside the review window: the reply did not settle it —
+    // a perfunctory-handling flag against the unit that replied (R17).
+    let flags = eventually("the perfunctory-handling flag", WAIT, || async {
+        let (s, v) = call(
+            "GET",
+            &ctx.svc("supervision").url("/v1/accountability/perfunctory"),
+            &reader,
+            None,
+        )
+        .await;
+        (s == StatusCode::OK && v["items"][0].is_object()).then_some(v)
+    })
+    .await;
+    assert_eq!(flags["items"][0]["original_case_id"], id.as_str());
+    assert_eq!(flags["items"][0]["unit_id"], unit.as_str());
+    // Filed again at the county office for a village matter: over the tier (越级).
+    assert_eq!(flags["items"][0]["followed_by"], "skip_level");
 
     // A review (复查): the reason kept, the next tier up answers, the outcome shown.
     let reason = "工资数额计算有误，仍少发一个月";
