@@ -73,6 +73,68 @@ fn ok(s: u16) -> anyhow::Result<()> {
     }
 }
 
+/// The joint consultation (联合会商, R11) where the case has assisting units: each
+/// unit's written opinion, then the lead unit's meeting record. Returns the units.
+async fn consult(
+    http: &reqwest::Client,
+    case: &str,
+    lead: &str,
+    signer: &Signer,
+    county: &str,
+) -> anyhow::Result<Vec<String>> {
+    let lead_token = token(
+        signer,
+        "demo-handler",
+        &[roles::HANDLER],
+        Some(lead),
+        county,
+    );
+    let (_, c) = call(
+        http,
+        "GET",
+        &format!("{case}/consultation"),
+        &lead_token,
+        None,
+    )
+    .await?;
+    if c["required"] != true {
+        return Ok(Vec::new());
+    }
+    let units: Vec<String> = c["units"]
+        .as_array()
+        .map(|u| {
+            u.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    for u in &units {
+        let t = token(signer, "demo-handler", &[roles::HANDLER], Some(u), county);
+        ok(call(
+            http,
+            "POST",
+            &format!("{case}/consultation/opinions"),
+            &t,
+            Some(json!({"text": format!("{u}：同意按核查结果处理。")})),
+        )
+        .await?
+        .0)?;
+    }
+    ok(call(
+        http,
+        "POST",
+        &format!("{case}/consultation/meeting"),
+        &lead_token,
+        Some(
+            json!({"held_at": chrono::Utc::now().to_rfc3339(), "participants": units,
+            "minutes": "会商一致：由牵头单位答复信访人。"}),
+        ),
+    )
+    .await?
+    .0)?;
+    Ok(units)
+}
+
 /// Runs the loop on a new case in `village`, with a petitioner numbered `person`.
 pub async fn run(
     http: &reqwest::Client,
@@ -179,6 +241,13 @@ pub async fn run(
         v["deadline"]["policy_id"].as_str().unwrap_or("?")
     );
 
+    let units = consult(http, &case, &unit, signer, county).await?;
+    if !units.is_empty() {
+        println!(
+            "  consulted     joint consultation (联合会商) of {}: written opinions and the meeting record",
+            units.join(", ")
+        );
+    }
     let text = "经核实，土地补偿款已于本月足额发放到户。";
     ok(call(
         http,
@@ -318,6 +387,14 @@ pub async fn run(
             .await?
             .0,
     )?;
+    consult(
+        http,
+        &case,
+        up["unit_id"].as_str().unwrap_or_default(),
+        signer,
+        county,
+    )
+    .await?;
     ok(call(
         http,
         "POST",

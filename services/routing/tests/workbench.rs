@@ -1275,3 +1275,147 @@ async fn a_transfer_back_needs_a_supervisor_and_an_anonymous_reply_is_not_delive
     );
     w.ctx.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_lead_unit_replies_after_the_joint_consultation() {
+    let w = World::start().await;
+    seed_units(&w).await;
+    let (s, _) = w
+        .put_rule(
+            "land-town",
+            json!({
+            "category": "land", "competent_tier": "township", "lead_unit_kind": "township_office",
+            "assisting_unit_ids": ["tlx-zrzy"], "effective_from": "2020-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let case = w.register(|_| {}).await;
+    w.wait(case, "dispatched", |v| v["status"] == "dispatched")
+        .await;
+    let gt = w.ctx.token(&["handler"], Some("jxj-gt"), TOWN);
+    let zr = w.ctx.token(&["handler"], Some("tlx-zrzy"), COUNTY);
+    let sup = w.ctx.token(&["supervisor"], None, COUNTY);
+    let path = |a: &str| format!("/v1/cases/{case}/{a}");
+    let reply = json!({"outcome": "support", "text": "经会商，补偿款本月发放。"});
+    let (s, v) = w
+        .call(
+            "POST",
+            &path("consultation/opinions"),
+            &gt,
+            Some(json!({"text": "x"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "not before acceptance: {v}");
+    let (s, _) = w.call("POST", &path("accept"), &gt, None).await;
+    assert_eq!(s, StatusCode::OK);
+    // No reply before the consultation: each missing part named.
+    let (s, v) = w
+        .call("POST", &path("reply"), &gt, Some(reply.clone()))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    let detail = v["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("jxj-gt") && detail.contains("tlx-zrzy") && detail.contains("meeting"),
+        "{v}"
+    );
+    // Opinions: the assisting and the lead unit; not an overseer.
+    let (s, _) = w
+        .call(
+            "POST",
+            &path("consultation/opinions"),
+            &sup,
+            Some(json!({"text": "意见"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, v) = w
+        .call(
+            "POST",
+            &path("consultation/opinions"),
+            &zr,
+            Some(json!({"text": ""})),
+        )
+        .await;
+    assert_eq!(
+        (s, v["errors"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("text"))
+    );
+    let (s, v) = w
+        .call(
+            "POST",
+            &path("consultation/opinions"),
+            &zr,
+            Some(json!({"text": "经核查，征地面积与测绘成果一致。"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["missing_opinions"], json!(["jxj-gt"]));
+    let (s, _) = w
+        .call(
+            "POST",
+            &path("consultation/opinions"),
+            &gt,
+            Some(json!({"text": "同意按测绘成果补偿。"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    // The meeting: by the lead unit, with every unit, held (not planned).
+    let held = (Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    let (s, _) = w
+        .call(
+            "POST",
+            &path("consultation/meeting"),
+            &zr,
+            Some(
+                json!({"held_at": held, "participants": ["jxj-gt", "tlx-zrzy"], "minutes": "纪要"}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "the assisting unit does not record it"
+    );
+    let future = (Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    let (s, v) = w
+        .call(
+            "POST",
+            &path("consultation/meeting"),
+            &gt,
+            Some(json!({"held_at": future, "participants": ["jxj-gt"], "minutes": ""})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let named: Vec<&str> = v["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
+    assert_eq!(named, ["held_at", "participants", "minutes"]);
+    let (s, v) = w
+        .call(
+            "POST",
+            &path("consultation/meeting"),
+            &gt,
+            Some(
+                json!({"held_at": held, "participants": ["jxj-gt", "tlx-zrzy"],
+                "minutes": "双方同意按测绘成果补偿，由镇政府答复。"}),
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["ready"], true);
+    let (s, v) = w.call("GET", &path("consultation"), &zr, None).await;
+    assert_eq!(
+        (s, v["opinions"].as_array().map(Vec::len)),
+        (StatusCode::OK, Some(2))
+    );
+    let (s, v) = w.call("POST", &path("reply"), &gt, Some(reply)).await;
+    assert_eq!(
+        (s, v["status"].as_str()),
+        (StatusCode::OK, Some("replied")),
+        "{v}"
+    );
+    w.ctx.cleanup().await;
+}
