@@ -26,6 +26,7 @@ help:
 	@echo "make down   — stop the services and the broker;  make reset — also delete local data"
 	@echo "make status — what is running;  make logs — tail the service logs"
 	@echo "make bench  — benchmarks (tables)"
+	@echo "make lint   — cargo fmt --check and clippy -D warnings;  make charts-check — the Helm chart checks (offline)"
 
 deps:
 	@bash scripts/stack/deps.sh

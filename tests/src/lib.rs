@@ -14,6 +14,20 @@ pub async fn start_all(ctx: &mut Ctx) -> anyhow::Result<()> {
 /// Like [`start_all`], with the same extra settings for every service (for example
 /// `auth.audience`).
 pub async fn start_all_with(ctx: &mut Ctx, extra: &[(&str, &str)]) -> anyhow::Result<()> {
+    start(ctx, extra, &[]).await
+}
+
+/// Like [`start_all`], with settings of intake's own (for example
+/// `open311.api_keys_file`).
+pub async fn start_all_with_intake(ctx: &mut Ctx, intake: &[(&str, &str)]) -> anyhow::Result<()> {
+    start(ctx, &[], intake).await
+}
+
+async fn start(
+    ctx: &mut Ctx,
+    extra: &[(&str, &str)],
+    intake: &[(&str, &str)],
+) -> anyhow::Result<()> {
     // intake asks routing (the reply) and supervision (due dates): they start first.
     let s = ctx.settings::<xf_routing::Ext>(&xf_routing::binary(), extra)?;
     let app = xf_routing::build(s).await?;
@@ -26,7 +40,7 @@ pub async fn start_all_with(ctx: &mut Ctx, extra: &[(&str, &str)]) -> anyhow::Re
         ctx.svc("routing").base_url.clone(),
         ctx.svc("supervision").base_url.clone(),
     );
-    let mut with_peers: Vec<(&str, &str)> = extra.to_vec();
+    let mut with_peers: Vec<(&str, &str)> = extra.iter().chain(intake).copied().collect();
     with_peers.extend([
         ("peers.routing_url", routing.as_str()),
         ("peers.supervision_url", supervision.as_str()),

@@ -20,13 +20,16 @@ pub(crate) struct Readiness {
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/health/livez", web::get().to(livez))
+        .route("/health/livez", web::head().to(livez))
         .route("/health/readyz", web::get().to(readyz))
-        .route("/metrics", web::get().to(metrics));
+        .route("/health/readyz", web::head().to(readyz))
+        .route("/metrics", web::get().to(metrics))
+        .route("/v1/admin/audit", web::get().to(crate::audit::list));
 }
 
 /// The frame's own endpoints, merged into every service's OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(livez, readyz, metrics))]
+#[openapi(paths(livez, readyz, metrics, crate::audit::list))]
 pub(crate) struct FrameDoc;
 
 /// Alive: the process answers.

@@ -2,6 +2,7 @@
 //! builder (HTTP API, outbox relay and consumer under one cancellation), health and
 //! metrics endpoints, the injectable clock, and the command line.
 
+pub mod audit;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 use xf_events::Payload;
-use xf_events::v1::{CaseClosed, CaseDispatched};
+use xf_events::v1::{CaseClosed, CaseDispatched, CaseRegistered};
 use xf_testkit::{Ctx, eventually, produce_raw, read_topic};
 
 const COUNTY: &str = "330122";
@@ -322,10 +322,16 @@ async fn bad_input_is_named_and_changes_nothing_and_writes_need_a_scoped_token()
         "/v1/follow-ups/{id}/assign",
         "/v1/follow-ups/{id}/complete",
         "/v1/admin/sweep",
+        // The frame's, as every service has them.
+        "/health/livez",
+        "/health/readyz",
+        "/metrics",
+        "/openapi.json",
+        "/v1/admin/audit",
     ] {
         assert!(paths.contains_key(p), "{p} missing from /openapi.json");
     }
-    assert_eq!(paths.len(), 31, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 36, "{:?}", paths.keys().collect::<Vec<_>>());
     ctx.cleanup().await;
 }
 
@@ -1245,5 +1251,177 @@ async fn appointments_and_follow_ups_with_their_events() {
     assert!(kinds.iter().any(|(k, _)| *k == "ReceptionSessionScheduled"));
     assert!(kinds.iter().any(|(k, _)| *k == "ReceptionSessionCancelled"));
     assert!(kinds.iter().any(|(k, _)| *k == "ReceptionSessionChanged"));
+    ctx.cleanup().await;
+}
+
+/// An accusation (R13): the accused unit never learns of the case here either — not its
+/// follow-up visit, not its appointment, not that it exists — whatever its roles; a
+/// token from elsewhere gets 404 too, and the office's own staff see it.
+#[tokio::test]
+async fn the_accused_unit_never_sees_the_case_its_visits_or_its_appointment() {
+    let mut ctx = Ctx::new().await.expect("context");
+    start(&mut ctx).await;
+    let t = ctx.token(&["scheduler"], None, COUNTY);
+    let office = small_office(&ctx, &t).await;
+    for step in ["generate", "publish"] {
+        let (s, v) = call(
+            &ctx,
+            "POST",
+            &format!("/v1/offices/{office}/plans/2027/{step}"),
+            &t,
+            None,
+        )
+        .await;
+        assert!(s.is_success(), "{step}: {v}");
+    }
+    let accused = "330122-gaj";
+    let (case, plain) = (Uuid::now_v7(), Uuid::now_v7());
+    for (id, excluded) in [(case, accused), (plain, "")] {
+        produce(
+            &ctx,
+            id,
+            VILLAGE_CODE,
+            Payload::CaseRegistered(CaseRegistered {
+                category: "accusation".into(),
+                matter_jurisdiction_code: VILLAGE_CODE.into(),
+                office_jurisdiction_code: COUNTY.into(),
+                confidential: !excluded.is_empty(),
+                excluded_unit_id: excluded.into(),
+                ..Default::default()
+            }),
+        )
+        .await;
+        produce(&ctx, id, VILLAGE_CODE, dispatched(VILLAGE_CODE)).await;
+        known(&ctx, id, &t).await;
+    }
+    let feb = sessions(&ctx, office, "2027-02-01", "2027-02-28").await;
+    let session = feb
+        .iter()
+        .find(|x| x["date"] == "2027-02-03")
+        .and_then(|x| x["id"].as_str())
+        .expect("a session")
+        .to_owned();
+    let (s, ap) = call(
+        &ctx,
+        "POST",
+        &format!("/v1/sessions/{session}/appointments"),
+        &t,
+        Some(json!({"case_id": case})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{ap}");
+    let ap_id = ap["id"].as_str().expect("id").to_owned();
+    for id in [case, plain] {
+        produce(
+            &ctx,
+            id,
+            VILLAGE_CODE,
+            Payload::CaseClosed(CaseClosed {
+                unit_id: format!("{VILLAGE_CODE}-gov"),
+                ..Default::default()
+            }),
+        )
+        .await;
+    }
+    let visit = eventually("the follow-up", Duration::from_secs(60), || async {
+        let v = known(&ctx, case, &t).await;
+        v["follow_ups"][0]["visit_id"].as_str().map(str::to_owned)
+    })
+    .await;
+    eventually("the other follow-up", Duration::from_secs(60), || async {
+        let v = known(&ctx, plain, &t).await;
+        v["follow_ups"][0].is_object().then_some(())
+    })
+    .await;
+
+    // The accused unit, with every role the office's staff have and the whole county.
+    let roles = ["scheduler", "handler", "leader", "registrar", "admin"];
+    let own = ctx.token(&roles, Some(accused), COUNTY);
+    let elsewhere = ctx.token(&roles, None, "110101");
+    for token in [&own, &elsewhere] {
+        let (s, v) = call(
+            &ctx,
+            "GET",
+            &format!("/v1/cases/{case}/follow-ups"),
+            token,
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+        assert!(!v.to_string().contains(&visit), "{v}");
+    }
+    let (s, _) = call(
+        &ctx,
+        "GET",
+        &format!("/v1/cases/{plain}/follow-ups"),
+        &own,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "another case is no secret to it");
+    let (s, _) = call(
+        &ctx,
+        "GET",
+        &format!("/v1/appointments/{ap_id}"),
+        &own,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = call(&ctx, "GET", &format!("/v1/appointments/{ap_id}"), &t, None).await;
+    assert_eq!(s, StatusCode::OK, "the office sees its appointment");
+    let (_, list) = call(
+        &ctx,
+        "GET",
+        &format!("/v1/sessions/{session}/appointments"),
+        &own,
+        None,
+    )
+    .await;
+    assert!(!list.to_string().contains(&case.to_string()), "{list}");
+    let (_, list) = call(&ctx, "GET", "/v1/follow-ups", &own, None).await;
+    let listed = list.to_string();
+    assert!(!listed.contains(&case.to_string()), "{list}");
+    assert!(listed.contains(&plain.to_string()), "{list}");
+    let (_, list) = call(&ctx, "GET", "/v1/follow-ups", &t, None).await;
+    assert!(list.to_string().contains(&case.to_string()), "{list}");
+    for (method, path, body) in [
+        (
+            "POST",
+            format!("/v1/follow-ups/{visit}/assign"),
+            json!({"assignee": "x"}),
+        ),
+        (
+            "POST",
+            format!("/v1/follow-ups/{visit}/complete"),
+            json!({"reached": true, "satisfaction": "satisfied", "rebound_risk": false}),
+        ),
+    ] {
+        let (s, v) = call(&ctx, method, &path, &own, Some(body)).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{path}: {v}");
+    }
+    let next = feb
+        .iter()
+        .find(|x| x["date"] == "2027-02-10")
+        .and_then(|x| x["id"].as_str())
+        .expect("a later session")
+        .to_owned();
+    let (s, v) = call(
+        &ctx,
+        "POST",
+        &format!("/v1/sessions/{next}/appointments"),
+        &own,
+        Some(json!({"case_id": case})),
+    )
+    .await;
+    assert_eq!(
+        (s, fields(&v)),
+        (StatusCode::UNPROCESSABLE_ENTITY, vec!["case_id".to_owned()]),
+        "{v}"
+    );
+    assert!(
+        !v.to_string().contains("outside"),
+        "it does not learn the case exists: {v}"
+    );
     ctx.cleanup().await;
 }

@@ -24,6 +24,10 @@ struct Args {
     /// Seconds to wait for the flow.
     #[arg(long, default_value_t = 120)]
     timeout: u64,
+    /// The five services' ports, in flow order (intake, routing, supervision,
+    /// scheduling, reporting).
+    #[arg(long, value_delimiter = ',', default_values_t = SERVICES.map(|s| s.1))]
+    ports: Vec<u16>,
 }
 
 const SERVICES: [(&str, u16); 5] = [
@@ -44,7 +48,8 @@ const CATEGORIES: [(&str, &str); 6] = [
 ];
 
 fn url(a: &Args, svc: usize, path: &str) -> String {
-    format!("http://{}:{}{path}", a.host, SERVICES[svc].1)
+    let port = a.ports.get(svc).copied().unwrap_or(SERVICES[svc].1);
+    format!("http://{}:{port}{path}", a.host)
 }
 
 async fn get(http: &reqwest::Client, u: String, token: &str) -> Option<Value> {

@@ -96,15 +96,17 @@ fn yes() -> bool {
 }
 
 /// Adds or changes a category of the taxonomy (administrators).
-#[utoipa::path(put, path = "/v1/categories/{code}", request_body = CategoryBody, params(("code" = String, Path)),
+#[utoipa::path(put, path = "/v1/categories/{code}", request_body = CategoryBody, params(("code" = String, Path), ("reason" = Option<String>, Query, description = "Why (kept in the admin audit trail), at most 500 characters")),
     responses((status = 200, description = "Saved"), (status = 400, description = "Not valid JSON"),
         (status = 401, description = "No valid token"), (status = 403, description = "Not an administrator"),
         (status = 422, description = "Fields invalid, each named")), security(("bearer" = [])))]
 async fn put_category(
     user: xf_auth::Authenticated,
     path: web::Path<String>,
+    reason: xf_app::audit::Reason,
     body: xf_http::ValidJson<CategoryBody>,
     pool: web::Data<PgPool>,
+    clock: web::Data<xf_app::Clock>,
 ) -> Result<HttpResponse, Problem> {
     user.0.require_any_role(&[xf_auth::roles::ADMIN])?;
     let code = path.into_inner();
@@ -138,6 +140,20 @@ async fn put_category(
     if !e.is_empty() {
         return Err(Problem::validation(e));
     }
+    let after = serde_json::json!({"code": code, "name": b.name.trim(),
+        "class": b.class, "active": b.active, "public": b.public});
+    let db = |e: sqlx::Error| Problem::unavailable(&e);
+    let mut tx = pool.begin().await.map_err(db)?;
+    let before = sqlx::query_as::<_, (String, String, bool, bool)>(
+        "SELECT name, class, active, public FROM categories WHERE code = $1 FOR UPDATE",
+    )
+    .bind(&code)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(db)?
+    .map(|(name, class, active, public)| {
+        serde_json::json!({"code": code, "name": name, "class": class, "active": active, "public": public})
+    });
     sqlx::query(
         "INSERT INTO categories (code, name, class, active, public) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, class = EXCLUDED.class,
@@ -148,13 +164,24 @@ async fn put_category(
     .bind(&b.class)
     .bind(b.active)
     .bind(b.public)
-    .execute(pool.get_ref())
+    .execute(&mut *tx)
     .await
-    .map_err(|e| Problem::unavailable(&e))?;
-    Ok(
-        HttpResponse::Ok().json(serde_json::json!({"code": code, "name": b.name.trim(),
-        "class": b.class, "active": b.active, "public": b.public})),
-    )
+    .map_err(db)?;
+    if before.as_ref() != Some(&after) {
+        let change = xf_app::audit::Change {
+            kind: "category",
+            key: &code,
+            jurisdiction_code: "",
+            action: xf_app::audit::Action::upsert(&before),
+            before,
+            after: Some(after.clone()),
+        };
+        xf_app::audit::record(&mut tx, &user.0, &reason, clock.now(), &change)
+            .await
+            .map_err(db)?;
+    }
+    tx.commit().await.map_err(db)?;
+    Ok(HttpResponse::Ok().json(after))
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig, st: State) {

@@ -2,6 +2,7 @@
 //! is versioned and bumps the catalog version so that all replicas reload.
 
 use std::sync::Arc;
+use xf_app::audit::{self, Reason};
 
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -105,7 +106,7 @@ fn yes() -> bool {
     put,
     path = "/v1/units/{id}",
     tag = "units",
-    params(("id" = String, Path, description = "Unit id: 1 to 64 letters, digits, -, _, ., :")),
+    params(("id" = String, Path, description = "Unit id: 1 to 64 letters, digits, -, _, ., :"), ("reason" = Option<String>, Query, description = "Why (kept in the admin audit trail), at most 500 characters")),
     request_body = UnitInput,
     responses(
         (status = 200, description = "A new version of the unit"), (status = 201, description = "The unit, first version"),
@@ -117,9 +118,11 @@ fn yes() -> bool {
     ),
     security(("bearer" = []))
 )]
+#[allow(clippy::too_many_arguments)]
 async fn put_unit(
     user: Authenticated,
     path: web::Path<String>,
+    reason: Reason,
     body: ValidJson<UnitInput>,
     pool: web::Data<PgPool>,
     clock: web::Data<Clock>,
@@ -223,6 +226,28 @@ async fn put_unit(
     .execute(&mut *tx)
     .await
     .map_err(db)?;
+    let before: Option<serde_json::Value> = match &prev {
+        Some((v, _)) => {
+            sqlx::query_scalar("SELECT doc FROM unit_versions WHERE id = $1 AND version = $2")
+                .bind(&id)
+                .bind(v)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?
+        }
+        None => None,
+    };
+    let change = audit::Change {
+        kind: "unit",
+        key: &id,
+        jurisdiction_code: &u.jurisdiction_code,
+        action: audit::Action::upsert(&before),
+        before,
+        after: Some(doc.clone()),
+    };
+    audit::record(&mut tx, &user.0, &reason, now, &change)
+        .await
+        .map_err(db)?;
     catalog::bump(&mut tx).await.map_err(db)?;
     tx.commit().await.map_err(db)?;
     shared.reload(&pool).await.map_err(db)?;
@@ -346,7 +371,7 @@ pub struct RuleInput {
     put,
     path = "/v1/rules/{id}",
     tag = "rules",
-    params(("id" = String, Path, description = "Rule id")),
+    params(("id" = String, Path, description = "Rule id"), ("reason" = Option<String>, Query, description = "Why (kept in the admin audit trail), at most 500 characters")),
     request_body = RuleInput,
     responses(
         (status = 200, description = "Version n+1 of the rule"), (status = 201, description = "The rule, first version"),
@@ -363,6 +388,7 @@ pub struct RuleInput {
 async fn put_rule(
     user: Authenticated,
     path: web::Path<String>,
+    reason: Reason,
     body: ValidJson<RuleInput>,
     pool: web::Data<PgPool>,
     clock: web::Data<Clock>,
@@ -591,6 +617,18 @@ async fn put_rule(
     .execute(&mut *tx)
     .await
     .map_err(db)?;
+    let before = latest.as_ref().and_then(|l| serde_json::to_value(l).ok());
+    let change = audit::Change {
+        kind: "rule",
+        key: &id,
+        jurisdiction_code: candidate.jurisdiction_code.as_deref().unwrap_or(""),
+        action: audit::Action::upsert(&before),
+        before,
+        after: serde_json::to_value(&candidate).ok(),
+    };
+    audit::record(&mut tx, &user.0, &reason, now, &change)
+        .await
+        .map_err(db)?;
     catalog::bump(&mut tx).await.map_err(db)?;
     tx.commit().await.map_err(db)?;
     shared.reload(&pool).await.map_err(db)?;
@@ -613,7 +651,7 @@ struct RetireQuery {
     delete,
     path = "/v1/rules/{id}",
     tag = "rules",
-    params(("id" = String, Path), RetireQuery),
+    params(("id" = String, Path), RetireQuery, ("reason" = Option<String>, Query, description = "Why (kept in the admin audit trail), at most 500 characters")),
     responses(
         (status = 200, description = "{id, version, effective_to}"),
         (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
@@ -625,10 +663,12 @@ struct RetireQuery {
     ),
     security(("bearer" = []))
 )]
+#[allow(clippy::too_many_arguments)]
 async fn retire_rule(
     user: Authenticated,
     path: web::Path<String>,
     q: web::Query<RetireQuery>,
+    reason: Reason,
     pool: web::Data<PgPool>,
     clock: web::Data<Clock>,
     shared: web::Data<Shared>,
@@ -666,6 +706,17 @@ async fn retire_rule(
         .bind(version)
         .bind(at)
         .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    let change = audit::Change {
+        kind: "rule",
+        key: &id,
+        jurisdiction_code: code.as_deref().unwrap_or(""),
+        action: audit::Action::Retire,
+        before: Some(serde_json::json!({"id": id, "version": version, "effective_to": to})),
+        after: Some(serde_json::json!({"id": id, "version": version, "effective_to": at})),
+    };
+    audit::record(&mut tx, &user.0, &reason, clock.now(), &change)
         .await
         .map_err(db)?;
     catalog::bump(&mut tx).await.map_err(db)?;
@@ -797,7 +848,7 @@ struct ImportQuery {
     post,
     path = "/v1/admin/divisions",
     tag = "divisions",
-    params(ImportQuery),
+    params(ImportQuery, ("reason" = Option<String>, Query, description = "Why (kept in the admin audit trail), at most 500 characters")),
     request_body(content = String, content_type = "text/csv", description = "code,name lines, any tier, any order"),
     responses(
         (status = 200, description = "What the import stored"),
@@ -810,13 +861,16 @@ struct ImportQuery {
     ),
     security(("bearer" = []))
 )]
+#[allow(clippy::too_many_arguments)]
 async fn import_divisions(
     user: Authenticated,
     req: HttpRequest,
     q: web::Query<ImportQuery>,
+    reason: Reason,
     body: web::Bytes,
     pool: web::Data<PgPool>,
     places: web::Data<Arc<Places>>,
+    clock: web::Data<Clock>,
 ) -> Result<HttpResponse, Problem> {
     user.0.require_any_role(&[roles::ADMIN])?;
     let ct = req
@@ -886,11 +940,26 @@ async fn import_divisions(
     if let Some((t, v)) = pg::load(&pool).await.map_err(db)? {
         places.set(t, v);
     }
-    Ok(HttpResponse::Ok().json(serde_json::json!({
+    let result = serde_json::json!({
         "mode": if replace { "replace" } else { "merge" },
         "counties": stats.counties,
         "townships": stats.townships,
         "villages": stats.villages,
         "version": stats.version,
-    })))
+    });
+    // The import commits in batches of its own; its record follows it.
+    let change = audit::Change {
+        kind: "division",
+        key: "import",
+        jurisdiction_code: &user.0.jurisdiction,
+        action: audit::Action::Import,
+        before: None,
+        after: Some(result.clone()),
+    };
+    let mut tx = pool.begin().await.map_err(db)?;
+    audit::record(&mut tx, &user.0, &reason, clock.now(), &change)
+        .await
+        .map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    Ok(HttpResponse::Ok().json(result))
 }

@@ -1,4 +1,5 @@
-//! The Kafka side: dispatched cases are recorded; a settled case gets its follow-up
+//! The Kafka side: registered and dispatched cases are recorded (with what the
+//! visibility rule needs); a settled case gets its follow-up
 //! visit (回访), due within the period of the office that covers it.
 
 use sqlx::PgConnection;
@@ -18,6 +19,26 @@ pub struct Consumer {
 impl Handler for Consumer {
     async fn handle(&self, tx: &mut PgConnection, ev: &Event) -> Result<(), HandleError> {
         match ev.payload() {
+            Some(Payload::CaseRegistered(r)) => {
+                let matter = if r.matter_jurisdiction_code.is_empty() {
+                    ev.envelope.jurisdiction_code.as_str()
+                } else {
+                    r.matter_jurisdiction_code.as_str()
+                };
+                store::register_case(
+                    tx,
+                    &store::Registered {
+                        id: ev.case_id,
+                        tier: xf_events::tier_name(ev.tier()),
+                        matter_code: matter,
+                        excluded_unit: Some(r.excluded_unit_id.as_str()).filter(|u| !u.is_empty()),
+                        confidential: r.confidential,
+                        at: ev.occurred_at,
+                    },
+                )
+                .await?;
+                Ok(())
+            }
             Some(Payload::CaseDispatched(d)) => {
                 let code = if d.jurisdiction_code.is_empty() {
                     ev.envelope.jurisdiction_code.as_str()
@@ -30,6 +51,7 @@ impl Handler for Consumer {
                     xf_events::tier_name(ev.tier()),
                     code,
                     &d.unit_id,
+                    &d.assisting_unit_ids,
                     ev.occurred_at,
                 )
                 .await?;

@@ -168,7 +168,8 @@ pub async fn of_session(
         .ok_or_else(|| Problem::not_found("session"))?;
     let o = load_office(pool.get_ref(), &s.office_id).await?;
     require_office(&user.0, &o, STAFF)?;
-    let list = store::appointments::of_session(pool.get_ref(), s.id, false)
+    let unit = user.0.unit.as_deref().filter(|u| !u.is_empty());
+    let list = store::appointments::of_session(pool.get_ref(), s.id, false, unit)
         .await
         .map_err(db)?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
@@ -212,6 +213,11 @@ pub async fn get(
         .ok_or_else(|| Problem::not_found("session"))?;
     let o = load_office(pool.get_ref(), &s.office_id).await?;
     require_office(&user.0, &o, STAFF)?;
+    // The accused unit learns nothing of the case, not even its appointment.
+    let case = store::case(pool.get_ref(), a.case_id).await.map_err(db)?;
+    if case.is_some_and(|c| xf_access::is_excluded(&user.0, c.excluded_unit_id.as_deref())) {
+        return Err(Problem::not_found("appointment"));
+    }
     Ok(HttpResponse::Ok().json(json(&a, &s)))
 }
 

@@ -12,7 +12,7 @@ use xf_events::Payload;
 use xf_events::v1::{FollowUpCompleted, FollowUpSatisfaction};
 use xf_http::{FieldError, Problem, ValidJson};
 
-use super::{STAFF, db, issues, refused};
+use super::{STAFF, db, issues, refused, visible_case};
 use crate::domain::follow_up::{self, Command, Outcome, Satisfaction, State};
 use crate::store::{self, follow_ups::FollowUpRow};
 
@@ -47,11 +47,7 @@ pub async fn of_case(
     pool: web::Data<PgPool>,
 ) -> Result<HttpResponse, Problem> {
     let id = path.into_inner();
-    let case = store::case(pool.get_ref(), id)
-        .await
-        .map_err(db)?
-        .ok_or_else(|| Problem::not_found("case"))?;
-    user.0.require_scope(&case.jurisdiction_code)?;
+    let case = visible_case(pool.get_ref(), &user.0, id).await?;
     let visits = store::follow_ups::of_case(pool.get_ref(), id)
         .await
         .map_err(db)?;
@@ -107,6 +103,7 @@ pub async fn list(
         q.office.as_deref(),
         q.state.as_deref(),
         limit,
+        user.0.unit.as_deref().filter(|u| !u.is_empty()),
     )
     .await
     .map_err(db)?;
@@ -130,7 +127,9 @@ async fn load(
         .await
         .map_err(db)?
         .ok_or_else(|| Problem::not_found("follow-up"))?;
-    user.0.require_scope(&f.jurisdiction_code)?;
+    if visible_case(&mut *tx, &user.0, f.case_id).await.is_err() {
+        return Err(Problem::not_found("follow-up"));
+    }
     Ok(f)
 }
 

@@ -13,12 +13,13 @@ mod sessions;
 pub use offices::{OfficeBody, PersonBody};
 pub use public::FeedCache;
 
-use actix_web::{HttpResponse, web};
+use actix_web::web;
 use chrono::{DateTime, Days, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Asia::Shanghai;
 use serde::Deserialize;
 use utoipa::OpenApi;
 use xf_auth::{Claims, roles};
+use xf_http::openapi::BearerSecurity;
 use xf_http::{FieldError, Problem};
 
 use crate::domain::{Issue, Refusal};
@@ -48,35 +49,13 @@ use crate::store::offices::OfficeRow;
         sessions::MoveBody, sessions::CaseBody, duty::DayBody, duty::LogBody, duty::HandoverBody,
         appointments::BookBody, appointments::RescheduleBody, follow_ups::AssignBody
     )),
-    modifiers(&Security)
+    modifiers(&BearerSecurity)
 )]
 pub struct ApiDoc;
 
-struct Security;
-
-impl utoipa::Modify for Security {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
-        );
-    }
-}
-
-async fn openapi() -> HttpResponse {
-    HttpResponse::Ok().json(ApiDoc::openapi())
-}
-
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/openapi.json", web::get().to(openapi))
-        .route("/v1/offices", web::get().to(public::offices))
+    xf_app::openapi::route::<ApiDoc>(cfg);
+    cfg.route("/v1/offices", web::get().to(public::offices))
         .route("/v1/offices/{office}", web::get().to(public::office))
         .route("/v1/offices/{office}", web::put().to(offices::put_office))
         .route(
@@ -243,8 +222,33 @@ async fn load_office<'e, E: sqlx::PgExecutor<'e>>(ex: E, id: &str) -> Result<Off
         .ok_or_else(|| Problem::not_found("office"))
 }
 
-/// A case scheduling knows (from `CaseDispatched`) within the caller's jurisdiction;
-/// otherwise 422 naming `case_id`.
+/// Whether the caller sees a case here: never the accused unit (R13), whatever its
+/// roles; otherwise whoever the shared rule admits (the lead and assisting units,
+/// overseers in scope) and the office staff whose jurisdiction covers where the matter
+/// arose or where it is handled.
+fn sees(user: &Claims, case: &crate::store::CaseRow) -> bool {
+    let c = case.access();
+    if xf_access::is_excluded(user, c.excluded_unit) {
+        return false;
+    }
+    xf_access::see(user, &c).is_ok() || xf_access::in_scope(user, &c)
+}
+
+/// A case the caller sees, or 404 `case` (a case hidden from the caller does not exist
+/// for it).
+async fn visible_case<'e, E: sqlx::PgExecutor<'e>>(
+    ex: E,
+    user: &Claims,
+    id: uuid::Uuid,
+) -> Result<crate::store::CaseRow, Problem> {
+    match crate::store::case(ex, id).await.map_err(db)? {
+        Some(c) if sees(user, &c) => Ok(c),
+        _ => Err(Problem::not_found("case")),
+    }
+}
+
+/// A case scheduling knows (from `CaseRegistered`/`CaseDispatched`) that the caller
+/// sees; otherwise 422 naming `case_id` (an accused unit is told it is unknown).
 async fn case_in_scope(
     tx: &mut sqlx::PgConnection,
     user: &Claims,
@@ -256,12 +260,16 @@ async fn case_in_scope(
             "case_id",
             "no such case known to scheduling",
         )])),
-        Some(c) if !user.covers(&c.jurisdiction_code) => {
+        Some(c) if xf_access::is_excluded(user, c.excluded_unit_id.as_deref()) => {
             Err(Problem::validation(vec![FieldError::new(
                 "case_id",
-                "the case lies outside your jurisdiction",
+                "no such case known to scheduling",
             )]))
         }
+        Some(c) if !sees(user, &c) => Err(Problem::validation(vec![FieldError::new(
+            "case_id",
+            "the case lies outside your jurisdiction",
+        )])),
         Some(c) => Ok(c),
     }
 }

@@ -1,6 +1,7 @@
 //! Offices and their rules (keepers of the calendar).
 
 use std::collections::BTreeSet;
+use xf_app::audit::{self, Reason};
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -63,13 +64,29 @@ fn valid_id(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
 }
 
+/// An office as the audit trail keeps it: its fields, people and duty rotation.
+fn office_doc<'a>(
+    o: &store::offices::OfficeRow,
+    people: impl Iterator<Item = (&'a str, &'a str, &'a str, bool)>,
+) -> serde_json::Value {
+    serde_json::json!({
+        "id": o.id, "name": o.name, "jurisdiction_code": o.jurisdiction_code, "kind": o.kind,
+        "place": o.place, "notice_days": o.notice_days, "follow_up_hours": o.follow_up_hours,
+        "duty": o.duty.0,
+        "people": people
+            .map(|(id, name, post, leader)| serde_json::json!({"id": id, "name": name, "post": post, "leader": leader}))
+            .collect::<Vec<_>>(),
+    })
+}
+
 /// Creates or replaces an office with its people and duty rotation.
-#[utoipa::path(put, path = "/v1/offices/{office}", request_body = OfficeBody, params(("office" = String, Path)),
+#[utoipa::path(put, path = "/v1/offices/{office}", request_body = OfficeBody, params(("office" = String, Path), ("reason" = Option<String>, Query, description = "Why (kept in the admin audit trail), at most 500 characters")),
     responses((status = 201, description = "Created"), (status = 200, description = "Replaced"), (status = 401), (status = 403), (status = 422)),
     security(("bearer" = [])))]
 pub async fn put_office(
     user: Authenticated,
     path: web::Path<String>,
+    reason: Reason,
     body: ValidJson<OfficeBody>,
     pool: web::Data<PgPool>,
     clock: web::Data<Clock>,
@@ -165,8 +182,21 @@ pub async fn put_office(
         ));
     }
     let mut tx = pool.begin().await.map_err(db)?;
+    let mut before = None;
     if let Some(existing) = store::offices::lock(&mut tx, &id).await.map_err(db)? {
         require_office(&user.0, &existing, KEEPERS)?;
+        let staff = store::offices::people(&mut *tx, &id).await.map_err(db)?;
+        before = Some(office_doc(
+            &existing,
+            staff.iter().map(|p| {
+                (
+                    p.id.as_str(),
+                    p.name.as_str(),
+                    p.post.as_str(),
+                    p.role == "leader",
+                )
+            }),
+        ));
         // People the rules still name cannot go.
         let rows = store::offices::rule_rows(&mut *tx, &id).await.map_err(db)?;
         let mut named = BTreeSet::new();
@@ -211,6 +241,26 @@ pub async fn put_office(
     )
     .await
     .map_err(db)?;
+    let now = store::offices::lock(&mut tx, &id).await.map_err(db)?;
+    let after = now.as_ref().map(|o| {
+        office_doc(
+            o,
+            people
+                .iter()
+                .map(|p| (p.id.as_str(), p.name.as_str(), p.post.as_str(), p.leader)),
+        )
+    });
+    let change = audit::Change {
+        kind: "office",
+        key: &id,
+        jurisdiction_code: &b.jurisdiction_code,
+        action: audit::Action::upsert(&before),
+        before,
+        after,
+    };
+    audit::record(&mut tx, &user.0, &reason, clock.now(), &change)
+        .await
+        .map_err(db)?;
     tx.commit().await.map_err(db)?;
     let body = serde_json::json!({"id": id, "name": b.name.trim(), "people": people.len()});
     Ok(if created {
@@ -222,12 +272,13 @@ pub async fn put_office(
 
 /// Saves a rule: a new version from its `effective_from` (the version before ends there).
 #[utoipa::path(put, path = "/v1/offices/{office}/reception-rules/{rule}", request_body = RuleInput,
-    params(("office" = String, Path), ("rule" = String, Path)),
+    params(("office" = String, Path), ("rule" = String, Path), ("reason" = Option<String>, Query, description = "Why (kept in the admin audit trail), at most 500 characters")),
     responses((status = 201, description = "Saved as version n"), (status = 401), (status = 403), (status = 404), (status = 422)),
     security(("bearer" = [])))]
 pub async fn put_rule(
     user: Authenticated,
     path: web::Path<(String, String)>,
+    reason: Reason,
     body: ValidJson<RuleInput>,
     pool: web::Data<PgPool>,
     clock: web::Data<Clock>,
@@ -252,9 +303,18 @@ pub async fn put_rule(
         .into_iter()
         .map(|p| (p.id, p.post, p.role == "leader"))
         .collect();
-    let mut ids: Vec<String> = store::offices::rule_rows(&mut *tx, &office)
+    let rows = store::offices::rule_rows(&mut *tx, &office)
         .await
-        .map_err(db)?
+        .map_err(db)?;
+    let before = rows
+        .iter()
+        .filter(|r| r.id == rule)
+        .max_by_key(|r| r.version)
+        .map(|r| {
+            serde_json::json!({"office": office, "id": r.id, "version": r.version,
+            "effective_from": r.effective_from, "effective_to": r.effective_to, "rule": r.spec.0})
+        });
+    let mut ids: Vec<String> = rows
         .into_iter()
         .map(|r| r.id)
         .filter(|r| *r != rule)
@@ -278,10 +338,23 @@ pub async fn put_rule(
     )
     .await
     .map_err(db)?;
-    tx.commit().await.map_err(db)?;
-    Ok(HttpResponse::Created().json(serde_json::json!({
+    let saved = serde_json::json!({
         "office": office, "id": rule, "version": version, "kind": spec.kind.name(),
         "parameters": spec.kind.parameters(), "holiday_policy": spec.holiday_policy.as_str(),
         "effective_from": input.effective_from, "rrule": spec.kind.rrule(),
-    })))
+    });
+    let key = format!("{office}/{rule}");
+    let change = audit::Change {
+        kind: "reception_rule",
+        key: &key,
+        jurisdiction_code: &o.jurisdiction_code,
+        action: audit::Action::upsert(&before),
+        before,
+        after: Some(serde_json::json!({"version": version, "rule": stored})),
+    };
+    audit::record(&mut tx, &user.0, &reason, clock.now(), &change)
+        .await
+        .map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    Ok(HttpResponse::Created().json(saved))
 }

@@ -136,7 +136,7 @@ pub(super) async fn cancel_with_appointments(
     .map_err(db)?;
     let mut events = Vec::new();
     let (mut moved, mut dropped) = (0u32, 0u32);
-    for a in store::appointments::of_session(&mut *tx, s.id, true)
+    for a in store::appointments::of_session(&mut *tx, s.id, true, None)
         .await
         .map_err(db)?
     {
@@ -204,7 +204,7 @@ pub(super) async fn carry_appointments(
     s: &SessionRow,
     now: DateTime<Utc>,
 ) -> Result<Vec<Envelope>, Problem> {
-    let list = store::appointments::of_session(&mut *tx, s.id, true)
+    let list = store::appointments::of_session(&mut *tx, s.id, true, None)
         .await
         .map_err(db)?;
     Ok(list

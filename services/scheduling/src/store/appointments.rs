@@ -56,13 +56,18 @@ pub async fn of_session<'e, E: PgExecutor<'e>>(
     ex: E,
     session: Uuid,
     live_only: bool,
+    hide_from: Option<&str>,
 ) -> Result<Vec<AppointmentRow>, sqlx::Error> {
+    // `hide_from`: a unit kept away from the cases it is accused in.
     sqlx::query_as::<_, AppointmentRow>(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLS} FROM appointments WHERE session_id = $1 AND (NOT $2 OR state = 'booked')
+        "SELECT {COLS} FROM appointments a WHERE session_id = $1 AND (NOT $2 OR state = 'booked')
+           AND ($3::text IS NULL OR NOT EXISTS (
+               SELECT 1 FROM cases c WHERE c.id = a.case_id AND c.excluded_unit_id = $3))
          ORDER BY created_at, id"
     )))
     .bind(session)
     .bind(live_only)
+    .bind(hide_from)
     .fetch_all(ex)
     .await
 }

@@ -92,16 +92,20 @@ pub async fn list<'e, E: PgExecutor<'e>>(
     office: Option<&str>,
     state: Option<&str>,
     limit: i64,
+    unit: Option<&str>,
 ) -> Result<Vec<FollowUpRow>, sqlx::Error> {
+    // `unit`: the caller's unit, kept away from the cases it is accused in.
     sqlx::query_as::<_, FollowUpRow>(sqlx::AssertSqlSafe(format!(
         "{SELECT} WHERE c.jurisdiction_code LIKE $1 || '%' AND ($2::text IS NULL OR f.office_id = $2)
            AND ($3::text IS NULL OR f.state = $3)
+           AND ($5::text IS NULL OR c.excluded_unit_id IS DISTINCT FROM $5)
          ORDER BY f.scheduled_at, f.id LIMIT $4"
     )))
     .bind(scope)
     .bind(office)
     .bind(state)
     .bind(limit)
+    .bind(unit)
     .fetch_all(ex)
     .await
 }

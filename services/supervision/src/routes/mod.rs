@@ -504,7 +504,7 @@ struct PolicyBody {
     put,
     path = "/v1/policies/{id}",
     tag = "policies",
-    params(("id" = String, Path, description = "Policy id")),
+    params(("id" = String, Path, description = "Policy id"), ("reason" = Option<String>, Query, description = "Why (kept in the admin audit trail), at most 500 characters")),
     request_body = PolicyBody,
     responses(
         (status = 200, description = "Version n+1 of the policy"), (status = 201, description = "The policy, first version"),
@@ -520,6 +520,7 @@ struct PolicyBody {
 async fn put_policy(
     user: Authenticated,
     path: web::Path<String>,
+    reason: xf_app::audit::Reason,
     body: ValidJson<PolicyBody>,
     pool: web::Data<PgPool>,
     clock: web::Data<Clock>,
@@ -641,6 +642,19 @@ async fn put_policy(
             "overlaps another policy of the same place",
         ));
     }
+    let before = match &latest {
+        Some((v, ..)) => sqlx::query(
+            "SELECT id, version, name, jurisdiction_code, stages, preset, effective_from, effective_to
+             FROM policies WHERE id = $1 AND version = $2",
+        )
+        .bind(&id)
+        .bind(v)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?
+        .map(|r| policy_json(&r)),
+        None => None,
+    };
     let version = latest.as_ref().map_or(1, |l| l.0 + 1);
     if latest.is_some() {
         sqlx::query(
@@ -673,11 +687,22 @@ async fn put_policy(
     .execute(&mut *tx)
     .await
     .map_err(db)?;
-    tx.commit().await.map_err(db)?;
     let body = serde_json::json!({
         "id": id, "version": version, "name": b.name.trim(), "jurisdiction_code": b.jurisdiction_code,
         "stages": stages_json, "preset": b.preset, "effective_from": from, "effective_to": b.effective_to,
     });
+    let change = xf_app::audit::Change {
+        kind: "policy",
+        key: &id,
+        jurisdiction_code: &b.jurisdiction_code,
+        action: xf_app::audit::Action::upsert(&before),
+        before,
+        after: Some(body.clone()),
+    };
+    xf_app::audit::record(&mut tx, &user.0, &reason, now, &change)
+        .await
+        .map_err(db)?;
+    tx.commit().await.map_err(db)?;
     Ok(if version == 1 {
         HttpResponse::Created().json(body)
     } else {
