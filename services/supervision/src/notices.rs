@@ -423,16 +423,19 @@ async fn deliveries(
     security(("bearer" = [])))]
 async fn retry(
     user: Authenticated,
-    path: web::Path<i64>,
+    path: web::Path<String>,
     pool: web::Data<PgPool>,
     clock: web::Data<Clock>,
 ) -> Result<HttpResponse, Problem> {
     user.0.require_any_role(&[roles::ADMIN])?;
-    if !xf_notify::retry(pool.get_ref(), *path, clock.now())
+    let Ok(id) = path.parse::<i64>() else {
+        return Err(Problem::not_found("delivery"));
+    };
+    if !xf_notify::retry(pool.get_ref(), id, clock.now())
         .await
         .map_err(db)?
     {
         return Err(Problem::conflict("no parked delivery with this id"));
     }
-    Ok(HttpResponse::Ok().json(serde_json::json!({"id": *path, "state": "pending"})))
+    Ok(HttpResponse::Ok().json(serde_json::json!({"id": id, "state": "pending"})))
 }
