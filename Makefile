@@ -18,7 +18,7 @@ XF_BIN_DIR ?= target/debug
 
 include mk/charts.mk
 
-.PHONY: help demo test test-broker open311-client down reset stack deps build lint fmt bench status logs clean-test-schemas
+.PHONY: help demo test test-broker open311-client fuzz-tool down reset stack deps build lint fmt bench status logs clean-test-schemas
 
 help:
 	@echo "make demo   — start Postgres, the broker and the five services; register cases in a real county; show the flow"
@@ -86,11 +86,16 @@ test-broker: stack
 open311-client:
 	@bash scripts/open311-client/install.sh >/dev/null
 
-test: stack clean-test-schemas test-broker open311-client
+# The OpenAPI fuzzer (schemathesis from PyPI, a cached venv) the fuzz test drives.
+fuzz-tool:
+	@bash scripts/fuzz/install.sh >/dev/null
+
+test: stack clean-test-schemas test-broker open311-client fuzz-tool
 	@echo "==> cargo build (all targets)"
 	$(CARGO) build --workspace --all-targets
 	@echo "==> tests"
-	XINFANG_TANSU_BIN="$$(bash scripts/stack/broker.sh bin)" $(CARGO) test --workspace -- --test-threads=4 --skip pii_scan
+	XINFANG_TANSU_BIN="$$(bash scripts/stack/broker.sh bin)" XINFANG_FUZZ_ST="$$(bash scripts/fuzz/install.sh)" \
+	  $(CARGO) test --workspace -- --test-threads=4 --skip pii_scan
 	@echo "==> privacy scan: the end-to-end flow on the real binaries, then every topic, every non-intake schema and every log searched for the cases' personal data and text"
 	$(CARGO) test -p xf-e2e --test pii_scan -- --nocapture
 	@$(MAKE) --no-print-directory lint

@@ -262,3 +262,37 @@ async fn changes_to_categories_units_rules_policies_and_offices_are_recorded_and
     assert_eq!(office_entry["reason"], "新设镇信访办");
     ctx.cleanup().await;
 }
+
+/// Open311 clients come from the key file: the list (names and offices, never keys) is
+/// recorded when intake starts with a list unlike the last one recorded, once.
+#[tokio::test]
+async fn the_open311_client_list_is_recorded_when_it_changes() {
+    let mut ctx = Ctx::new().await.expect("context");
+    let keys = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scripts/open311-client/dev-open311-keys.txt");
+    let keys = keys.display().to_string();
+    let start = |ctx: &Ctx| {
+        ctx.settings::<xf_intake::Ext>(&xf_intake::binary(), &[("open311.api_keys_file", &keys)])
+            .expect("settings")
+    };
+    let app = xf_intake::build(start(&ctx)).await.expect("intake");
+    ctx.spawn("intake", app);
+    let admin = ctx.token(&[roles::ADMIN], None, COUNTY);
+    let (s, v) = audit(&ctx, "intake", &admin, "?kind=open311_client").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let trail = items(&v);
+    assert_eq!(trail.len(), 1, "{v}");
+    assert_eq!(trail[0]["actor"], "deployment");
+    assert_eq!(trail[0]["after"][0]["office"], COUNTY, "{v}");
+    assert!(
+        !v.to_string().contains("dev-open311-key"),
+        "no key in the trail: {v}"
+    );
+    // The same file at the next start: nothing new.
+    ctx.svc_mut("intake").stop().await;
+    let app = xf_intake::build(start(&ctx)).await.expect("intake again");
+    ctx.spawn("intake", app);
+    let (_, v) = audit(&ctx, "intake", &admin, "?kind=open311_client").await;
+    assert_eq!(items(&v).len(), 1, "{v}");
+    ctx.cleanup().await;
+}

@@ -367,6 +367,18 @@ async fn registrations_succeed_while_the_broker_is_down_and_are_published_after(
     for n in 1..=5 {
         register(n).await;
     }
+    // Still ready: the database answers, and the broker's absence is reported.
+    let r = http
+        .get(ctx.svc("intake").url("/health/readyz"))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(r.status(), StatusCode::OK);
+    let health: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(
+        (health["database"].as_str(), health["broker"].as_str()),
+        (Some("ok"), Some("unreachable"))
+    );
     let intake_pool = ctx.svc("intake").pool.clone();
     let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
         .fetch_one(&intake_pool)

@@ -1,14 +1,13 @@
 //! The manual is true: every ```sh example in README.md runs, in order, in one shell,
 //! against the stack this test starts and seeds as `make demo` does (the demo driver),
 //! with the variables the text defines. `localhost:8081`…`:8085` are pointed at this
-//! stack's services and `cargo run -q -p xf-auth --bin xinfang-token --` at the built
-//! token tool; nothing else of the text is changed.
+//! stack's services; nothing else of the text is changed.
 //!
 //! Each `curl` must answer 2xx, unless its command ends with a comment `# → NNN`
 //! naming the status the text documents; any other status, a failing command or a
 //! failing `jq -e` check fails the test, naming the README line.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tokio::process::Command;
 
 use xf_testkit::Ctx;
@@ -148,25 +147,13 @@ curl() {
 }
 "#;
 
-fn rewrite(text: &str, ctx: &Ctx, token_tool: &Path) -> String {
-    let mut t = text.replace(
-        "cargo run -q -p xf-auth --bin xinfang-token --",
-        &token_tool.display().to_string(),
-    );
+fn rewrite(text: &str, ctx: &Ctx) -> String {
+    let mut t = text.to_owned();
     for (name, port) in PORTS {
         let base = ctx.svc(name).base_url.replace("http://", "");
         t = t.replace(&format!("localhost:{port}"), &base);
     }
     t
-}
-
-fn target_dir() -> PathBuf {
-    // …/target/debug/deps/readme-… → …/target/debug
-    let exe = std::env::current_exe().expect("exe");
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target dir")
-        .to_path_buf()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -229,7 +216,8 @@ async fn every_readme_example_runs_as_written() {
         );
     }
 
-    let token_tool = target_dir().join("xinfang-token");
+    // The text's token tool, as `make demo` and `make test` build it.
+    let token_tool = root.join("target/debug/xinfang-token");
     assert!(
         token_tool.exists(),
         "{} is missing: build the workspace's binaries first (make test does)",
@@ -238,7 +226,7 @@ async fn every_readme_example_runs_as_written() {
     let mut script = PRELUDE.to_owned();
     for b in &blocks {
         script.push_str(&format!("echo '==> README line {}'\n", b.line));
-        script.push_str(&rewrite(&annotate(b), &ctx, &token_tool));
+        script.push_str(&rewrite(&annotate(b), &ctx));
         script.push('\n');
     }
     let out = Command::new("bash")

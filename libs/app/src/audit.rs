@@ -109,11 +109,57 @@ pub struct Change<'a> {
     pub after: Option<serde_json::Value>,
 }
 
+/// Who made a change.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor<'a> {
+    pub sub: &'a str,
+    pub unit: Option<&'a str>,
+    pub scope: &'a str,
+}
+
+impl<'a> Actor<'a> {
+    /// The signed-in user.
+    pub fn user(user: &'a Claims) -> Actor<'a> {
+        Actor {
+            sub: &user.sub,
+            unit: user.unit.as_deref().filter(|u| !u.is_empty()),
+            scope: &user.jurisdiction,
+        }
+    }
+}
+
 /// Writes the change into the trail, in the caller's transaction.
 pub async fn record(
     tx: &mut PgConnection,
     user: &Claims,
     reason: &Reason,
+    at: DateTime<Utc>,
+    c: &Change<'_>,
+) -> Result<(), sqlx::Error> {
+    record_by(tx, Actor::user(user), reason.0.as_deref(), at, c).await
+}
+
+/// The last `after` recorded for a thing, to tell whether it changed since.
+pub async fn last_after(
+    ex: impl sqlx::PgExecutor<'_>,
+    kind: &str,
+    key: &str,
+) -> Result<Option<serde_json::Value>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT after FROM admin_audit WHERE kind = $1 AND key = $2 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(kind)
+    .bind(key)
+    .fetch_optional(ex)
+    .await
+    .map(Option::flatten)
+}
+
+/// [`record`] for a change made by `actor` (the deployment's configuration, say).
+pub async fn record_by(
+    tx: &mut PgConnection,
+    actor: Actor<'_>,
+    reason: Option<&str>,
     at: DateTime<Utc>,
     c: &Change<'_>,
 ) -> Result<(), sqlx::Error> {
@@ -123,16 +169,16 @@ pub async fn record(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(at)
-    .bind(&user.sub)
-    .bind(user.unit.as_deref().filter(|u| !u.is_empty()))
-    .bind(&user.jurisdiction)
+    .bind(actor.sub)
+    .bind(actor.unit)
+    .bind(actor.scope)
     .bind(c.jurisdiction_code)
     .bind(c.kind)
     .bind(c.key)
     .bind(c.action.as_str())
     .bind(&c.before)
     .bind(&c.after)
-    .bind(reason.0.as_deref())
+    .bind(reason)
     .execute(&mut *tx)
     .await?;
     Ok(())

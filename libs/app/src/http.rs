@@ -39,10 +39,10 @@ async fn livez() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
-/// Ready: the database and the broker are reachable.
+/// Ready: the database is reachable; the broker's state is reported beside it.
 #[utoipa::path(get, path = "/health/readyz", tag = "health",
-    responses((status = 200, description = "Database and broker reachable"),
-        (status = 503, description = "A dependency is unreachable, each named", body = xf_http::Problem,
+    responses((status = 200, description = "The database answers: {database, broker}; with the broker unreachable, writes wait in the outbox"),
+        (status = 503, description = "The database is unreachable", body = xf_http::Problem,
             content_type = "application/problem+json")))]
 async fn readyz(r: web::Data<Readiness>) -> HttpResponse {
     let db = tokio::time::timeout(
@@ -57,13 +57,14 @@ async fn readyz(r: web::Data<Readiness>) -> HttpResponse {
         "database": if db { "ok" } else { "unreachable" },
         "broker": if broker { "ok" } else { "unreachable" },
     });
-    if db && broker {
+    // Ready while the database answers: with the broker away, writes wait in the
+    // outbox and are published when it returns, so the service keeps serving.
+    if db {
         HttpResponse::Ok().json(body)
     } else {
-        let mut p = Problem::new(Code::Unavailable).detail("a dependency is unreachable");
-        if !db {
-            p = p.field("database", "unreachable");
-        }
+        let mut p = Problem::new(Code::Unavailable)
+            .detail("the database is unreachable")
+            .field("database", "unreachable");
         if !broker {
             p = p.field("broker", "unreachable");
         }
@@ -111,6 +112,42 @@ pub(crate) async fn track(
     .with_label_values(&[service, route.as_str()])
     .observe(start.elapsed().as_secs_f64());
     Ok(res)
+}
+
+/// Refuses a request whose path or query carries a NUL character (`%00`), which no
+/// text field may hold and Postgres cannot store: 422 naming the parameter.
+pub(crate) async fn refuse_nul(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::EitherBody<impl MessageBody>>, actix_web::Error> {
+    let field =
+        if req.path().contains('\0') || req.uri().path().to_ascii_lowercase().contains("%00") {
+            Some("path".to_owned())
+        } else if req.query_string().to_ascii_lowercase().contains("%00") {
+            let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+                .map(|q| q.into_inner())
+                .unwrap_or_default();
+            Some(
+                pairs
+                    .into_iter()
+                    .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+                    .map_or_else(|| "query".to_owned(), |(k, _)| k),
+            )
+        } else {
+            None
+        };
+    match field {
+        Some(f) => {
+            let p = Problem::validation(vec![xf_http::FieldError::new(
+                f,
+                "must not contain NUL characters",
+            )]);
+            Ok(req
+                .into_response(actix_web::ResponseError::error_response(&p))
+                .map_into_right_body())
+        }
+        None => Ok(next.call(req).await?.map_into_left_body()),
+    }
 }
 
 /// Path, query and form extractor errors as problem+json.

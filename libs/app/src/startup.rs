@@ -131,6 +131,7 @@ impl<H: Handler> Application<H> {
         let mut server = HttpServer::new(move || {
             let routes = routes.clone();
             App::new()
+                .wrap(from_fn(http::refuse_nul))
                 .wrap(from_fn(move |req, next| http::track(name, req, next)))
                 .wrap(TracingLogger::<xf_telemetry::policy::RootSpan>::new())
                 .app_data(web::Data::new(verifier.clone()))

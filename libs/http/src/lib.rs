@@ -290,32 +290,205 @@ fn is_json_content_type(v: &str) -> bool {
 }
 
 /// Parses a JSON body into `T`, mapping syntax errors to 400 and data errors to 422
-/// with the failing field's path.
+/// naming every failing field at once (missing, wrong-typed or unknown), each by its
+/// path.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
+    if body.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000"))
+        && let Ok(v) = serde_json::from_slice::<serde_json::Value>(body)
+        && let Some(path) = nul_at(&v, String::new())
+    {
+        // No text field may hold NUL, and Postgres cannot store it.
+        return Err(Problem::validation(vec![FieldError::new(
+            if path.is_empty() {
+                "body".to_owned()
+            } else {
+                path
+            },
+            "must not contain NUL characters",
+        )]));
+    }
     let de = &mut serde_json::Deserializer::from_slice(body);
     match serde_path_to_error::deserialize::<_, T>(de) {
         Ok(v) => Ok(v),
         Err(e) => {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
+            let inner = e.inner();
             use serde_json::error::Category;
             match inner.classify() {
                 Category::Syntax | Category::Eof | Category::Io => {
                     Err(Problem::new(Code::InvalidJson).detail(inner.to_string()))
                 }
                 Category::Data => {
-                    let msg = strip_position(&inner.to_string());
-                    let field = match (missing_field(&msg), path.as_str()) {
-                        (Some(f), "." | "") => f.to_owned(),
-                        (Some(f), p) => format!("{p}.{f}"),
-                        (None, p) if p == "." || p.is_empty() => "body".to_owned(),
-                        (None, p) => p.to_owned(),
+                    let errors = match serde_json::from_slice::<serde_json::Value>(body) {
+                        Ok(value) => every_error::<T>(value),
+                        Err(_) => vec![field_error(&e)],
                     };
-                    Err(Problem::validation(vec![FieldError::new(field, msg)]))
+                    Err(Problem::validation(errors))
                 }
             }
         }
     }
+}
+
+/// The path of the first string (or key) in `v` holding a NUL character.
+fn nul_at(v: &serde_json::Value, at: String) -> Option<String> {
+    use serde_json::Value;
+    match v {
+        Value::String(s) if s.contains('\0') => Some(at),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| nul_at(x, format!("{at}[{i}]"))),
+        Value::Object(m) => m.iter().find_map(|(k, x)| {
+            let path = if at.is_empty() {
+                k.clone()
+            } else {
+                format!("{at}.{k}")
+            };
+            if k.contains('\0') {
+                Some(path)
+            } else {
+                nul_at(x, path)
+            }
+        }),
+        _ => None,
+    }
+}
+
+/// The failing field of one data error, by its path.
+fn field_error(e: &serde_path_to_error::Error<serde_json::Error>) -> FieldError {
+    let path = e.path().to_string();
+    let msg = strip_position(&e.inner().to_string());
+    let field = match (missing_field(&msg), path.as_str()) {
+        (Some(f), "." | "") => f.to_owned(),
+        (Some(f), p) => format!("{p}.{f}"),
+        (None, p) if p == "." || p.is_empty() => "body".to_owned(),
+        (None, p) => p.to_owned(),
+    };
+    FieldError::new(field, msg)
+}
+
+/// Values tried in place of a failing field so that deserialisation can go on and
+/// report the next one.
+fn stand_ins() -> [serde_json::Value; 9] {
+    use serde_json::json;
+    [
+        json!("00000000-0000-0000-0000-000000000000"),
+        json!("2000-01-01T00:00:00Z"),
+        json!("2000-01-01"),
+        json!("x"),
+        json!(1),
+        json!(true),
+        json!([]),
+        json!({}),
+        serde_json::Value::Null,
+    ]
+}
+
+/// Every data error of `value` as `T`: after each, the failing field is removed (when
+/// unknown) or given a stand-in, and deserialisation runs again, up to 32 fields.
+fn every_error<T: DeserializeOwned>(mut value: serde_json::Value) -> Vec<FieldError> {
+    use serde_path_to_error::Segment;
+    let mut errors: Vec<FieldError> = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
+    for _ in 0..32 {
+        let Err(e) = serde_path_to_error::deserialize::<_, T>(value.clone()) else {
+            break;
+        };
+        let fe = field_error(&e);
+        if seen.contains(&fe.field) {
+            break;
+        }
+        seen.push(fe.field.clone());
+        let current = fe.field.clone();
+        // A field inside one already named (its stand-in's own fields) is not news.
+        let inside = errors.iter().any(|x| {
+            current.starts_with(&format!("{}.", x.field))
+                || current.starts_with(&format!("{}[", x.field))
+        });
+        let msg = e.inner().to_string();
+        let mut segs: Vec<String> = Vec::new();
+        let mut indexable = true;
+        for s in e.path().iter() {
+            match s {
+                Segment::Map { key } => segs.push(key.clone()),
+                Segment::Seq { index } => segs.push(format!("[{index}]")),
+                _ => indexable = false,
+            }
+        }
+        if !inside {
+            errors.push(fe);
+        }
+        if !indexable {
+            break;
+        }
+        let unknown = msg.starts_with("unknown field `");
+        if let Some(f) = missing_field(&msg) {
+            segs.push(f.to_owned());
+        } else if unknown {
+            // The path already ends at the unknown key's parent or the key itself.
+            let key = msg
+                .trim_start_matches("unknown field `")
+                .split('`')
+                .next()
+                .unwrap_or("")
+                .to_owned();
+            if segs.last() != Some(&key) {
+                segs.push(key);
+            }
+        }
+        let Some((last, parents)) = segs.split_last() else {
+            break;
+        };
+        if unknown {
+            match object_at(&mut value, parents) {
+                Some(map) => {
+                    map.remove(last.as_str());
+                    continue;
+                }
+                None => break,
+            }
+        }
+        // The stand-in that moves the error elsewhere.
+        let mut moved = false;
+        for v in stand_ins() {
+            match object_at(&mut value, parents) {
+                Some(map) => {
+                    map.insert(last.clone(), v);
+                }
+                None => break,
+            }
+            match serde_path_to_error::deserialize::<_, T>(value.clone()) {
+                Ok(_) => {
+                    moved = true;
+                    break;
+                }
+                Err(e2) if field_error(&e2).field != current => {
+                    moved = true;
+                    break;
+                }
+                Err(_) => {}
+            }
+        }
+        if !moved {
+            break;
+        }
+    }
+    errors
+}
+
+/// The object at `path` (keys and `[i]` indexes) inside `v`.
+fn object_at<'a>(
+    v: &'a mut serde_json::Value,
+    path: &[String],
+) -> Option<&'a mut serde_json::Map<String, serde_json::Value>> {
+    let mut slot = v;
+    for p in path {
+        slot = match p.strip_prefix('[').and_then(|x| x.strip_suffix(']')) {
+            Some(i) => slot.get_mut(i.parse::<usize>().ok()?)?,
+            None => slot.get_mut(p.as_str())?,
+        };
+    }
+    slot.as_object_mut()
 }
 
 fn missing_field(msg: &str) -> Option<&str> {
@@ -390,6 +563,62 @@ mod tests {
         assert_eq!(p.errors[0].field, "place.code");
         let p = parse_json::<Body>(br#"{"summary":"x","extra":1}"#).expect_err("refused");
         assert_eq!(p.status, 422);
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Card {
+        case_id: uuid::Uuid,
+        undertaking_unit_id: String,
+        instruction: String,
+        due_at: chrono::DateTime<chrono::Utc>,
+        count: u32,
+        place: Inner,
+    }
+
+    fn named(p: &Problem) -> Vec<String> {
+        let mut f: Vec<String> = p.errors.iter().map(|e| e.field.clone()).collect();
+        f.sort();
+        f
+    }
+
+    #[test]
+    fn every_failing_field_is_named_at_once() {
+        let p = parse_json::<Card>(b"{}").expect_err("refused");
+        assert_eq!(
+            named(&p),
+            [
+                "case_id",
+                "count",
+                "due_at",
+                "instruction",
+                "place",
+                "undertaking_unit_id"
+            ]
+        );
+        let p = parse_json::<Card>(
+            br#"{"case_id":"nope","undertaking_unit_id":"u","instruction":7,"due_at":"2026-13-01",
+                 "count":-1,"place":{"code":1,"x":2},"extra":true}"#,
+        )
+        .expect_err("refused");
+        assert_eq!(
+            named(&p),
+            [
+                "case_id",
+                "count",
+                "due_at",
+                "extra",
+                "instruction",
+                "place.code",
+                "place.x"
+            ]
+        );
+        let p = parse_json::<Body>(br#"{"summary":1,"age":"old","place":{}}"#).expect_err("no");
+        assert_eq!(named(&p), ["age", "place.code", "summary"]);
+        let p =
+            parse_json::<Body>(br#"{"summary":"a\u0000b","place":{"code":"x"}}"#).expect_err("NUL");
+        assert_eq!(named(&p), ["summary"]);
     }
 
     #[test]

@@ -60,6 +60,16 @@ impl Process {
         format!("{}{path}", self.base_url)
     }
 
+    /// Kills it with SIGKILL (a crash: no shutdown, transactions in flight cut off) and
+    /// waits until it is gone.
+    pub async fn kill(mut self) {
+        let _ = self.child.start_kill();
+        let _ = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await;
+        for d in self.drains.drain(..) {
+            let _ = d.await;
+        }
+    }
+
     /// Stops it with SIGTERM and returns everything it logged (stderr and stdout).
     pub async fn stop(mut self) -> String {
         if let Some(pid) = self.child.id() {

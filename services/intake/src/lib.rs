@@ -43,6 +43,7 @@ pub async fn build(s: Settings) -> anyhow::Result<Application<handler::Projectio
         outbound: webhook.is_some(),
     });
     let open311 = open311::Open311::load(&s.ext.open311)?;
+    let open311_audit = open311.clone();
     let mut spec = ServiceSpec::new(SERVICE, Some(handler), move |cfg| {
         routes::configure(cfg, state.clone());
         open311::configure(cfg, &open311);
@@ -50,5 +51,9 @@ pub async fn build(s: Settings) -> anyhow::Result<Application<handler::Projectio
     if let Some(w) = webhook {
         spec = spec.with_background(move |cancel| w.run(cancel));
     }
-    Application::build(&s, parts, migrator(), spec).await
+    let app = Application::build(&s, parts, migrator(), spec).await?;
+    open311_audit
+        .audit_clients(app.pool(), app.clock().now())
+        .await?;
+    Ok(app)
 }

@@ -390,7 +390,7 @@ async fn main() -> anyhow::Result<()> {
     }
     println!();
     println!(
-        "  a token to try the API:  cargo run -q -p xf-auth --bin xinfang-token -- --roles registrar,supervisor,analyst --jurisdiction {}",
+        "  a token to try the API:  target/debug/xinfang-token --roles registrar,supervisor,analyst --jurisdiction {}",
         county.0
     );
     Ok(())

@@ -29,6 +29,21 @@ fn digest(key: &str) -> [u8; 32] {
 }
 
 impl Clients {
+    /// The clients as the audit trail keeps them: name and office, sorted; no keys.
+    pub fn listing(&self) -> serde_json::Value {
+        let mut all: Vec<(&str, String)> = self
+            .by_key
+            .values()
+            .map(|c| (c.name.as_str(), c.office.to_string()))
+            .collect();
+        all.sort();
+        serde_json::Value::Array(
+            all.into_iter()
+                .map(|(name, office)| serde_json::json!({"name": name, "office": office}))
+                .collect(),
+        )
+    }
+
     /// Reads the key file; an empty path means no clients. Errors name the line.
     pub fn from_file(path: &str) -> Result<Clients, String> {
         let path = path.trim();

@@ -58,6 +58,50 @@ impl Open311 {
         })
     }
 
+    /// Records the client list in the admin audit trail when it differs from the one
+    /// last recorded: the key file is the deployment's to change, so the change is
+    /// seen at the next start, by `deployment`.
+    pub async fn audit_clients(
+        &self,
+        pool: &sqlx::PgPool,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, sqlx::Error> {
+        use xf_app::audit;
+        let now = self.clients.listing();
+        let mut tx = pool.begin().await?;
+        sqlx::query("LOCK TABLE admin_audit IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await?;
+        let before = audit::last_after(&mut *tx, "open311_client", "api_keys_file").await?;
+        let empty = now.as_array().is_none_or(Vec::is_empty);
+        if before.as_ref() == Some(&now) || (before.is_none() && empty) {
+            return Ok(false);
+        }
+        let change = audit::Change {
+            kind: "open311_client",
+            key: "api_keys_file",
+            jurisdiction_code: "",
+            action: audit::Action::upsert(&before),
+            before,
+            after: Some(now),
+        };
+        let actor = audit::Actor {
+            sub: "deployment",
+            unit: None,
+            scope: "",
+        };
+        audit::record_by(
+            &mut tx,
+            actor,
+            Some("open311.api_keys_file read at start"),
+            at,
+            &change,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// A given `jurisdiction_id` must be ours or a county code of the tree.
     fn check_jurisdiction(&self, tree: &Tree, given: Option<&str>) -> Result<(), Fail> {
         let Some(j) = given else { return Ok(()) };

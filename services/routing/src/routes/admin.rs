@@ -316,12 +316,19 @@ async fn get_unit(
     path: web::Path<String>,
     pool: web::Data<PgPool>,
     shared: web::Data<Shared>,
+    places: web::Data<Arc<Places>>,
 ) -> Result<HttpResponse, Problem> {
     let id = path.into_inner();
     let cat = shared.get();
+    // A configured unit, or the implicit letters-and-visits office of a division
+    // (`<code>-xfb`), where cases go when no rule names another unit.
+    let tree = places.get();
     let unit = cat
-        .units
-        .get(&id)
+        .unit(&id, |code| {
+            Code::parse(code)
+                .ok()
+                .and_then(|c| tree.name_of(&c).map(str::to_owned))
+        })
         .ok_or_else(|| Problem::not_found("unit"))?;
     let versions: Vec<serde_json::Value> = sqlx::query(
         "SELECT version, doc, changed_at, changed_by FROM unit_versions WHERE id = $1 ORDER BY version",

@@ -135,12 +135,23 @@ pub(crate) fn parse_time(
     errs: &mut Vec<FieldError>,
 ) -> Option<DateTime<Utc>> {
     let v = v?;
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d") {
+        // A day in China (UTC+8): `to` means up to the end of that day.
+        let day = if field == "to" { d.succ_opt()? } else { d };
+        let beijing = chrono::FixedOffset::east_opt(8 * 3600)?;
+        return day
+            .and_hms_opt(0, 0, 0)
+            .and_then(|t| t.and_local_timezone(beijing).single())
+            .map(|t| t.with_timezone(&Utc));
+    }
     match DateTime::parse_from_rfc3339(v) {
         Ok(t) => Some(t.with_timezone(&Utc)),
         Err(e) => {
             errs.push(FieldError::new(
                 field,
-                format!("not an RFC 3339 time (e.g. 2026-01-31T00:00:00+08:00): {e}"),
+                format!(
+                    "not a date (2026-01-31) or an RFC 3339 time (2026-01-31T00:00:00+08:00): {e}"
+                ),
             ));
             None
         }
