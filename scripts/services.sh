@@ -24,11 +24,20 @@ start_one() {
   local bin="$BIN_DIR/xf-$name"
   [ -x "$bin" ] || { say "missing $bin (run: cargo build --bins)"; return 1; }
   say "starting $name on :$port (log: $RUN/logs/$name.log)"
+  local peers=""
+  if [ "$name" = intake ]; then
+    # intake reads replies from routing (an overseer's token of the demo county) and
+    # due dates from supervision's public deadline preview.
+    "$BIN_DIR/xinfang-token" --sub intake-peer --roles supervisor --jurisdiction "${XF_DEMO_COUNTY:-330122}" \
+      --ttl $((30 * 24 * 3600)) --key "$ROOT/dev/keys/dev-ed25519-private.pem" > "$RUN/intake-peer.token"
+    peers="XF_PEERS__ROUTING_URL=http://127.0.0.1:8082 XF_PEERS__SUPERVISION_URL=http://127.0.0.1:8083 XF_PEERS__TOKEN_FILE=$RUN/intake-peer.token"
+  fi
   # Unset any XF_ variables of the caller so only the ones below apply.
   env $(env | grep -o '^XF_[A-Z0-9_]*' | sed 's/^/-u /') \
     XF_DATABASE__URL="$("$ROOT/scripts/stack/postgres.sh" url "$name")" \
     XF_AUTH__PUBLIC_KEY_FILE="$ROOT/dev/keys/dev-ed25519-public.pem" \
     XF_HTTP__PORT="$port" \
+    $peers \
     $( [ "$name" = intake ] && echo "XF_VAULT__KEY_FILE=$ROOT/dev/keys/dev-vault.key XF_VAULT__PSEUDONYM_KEY_FILE=$ROOT/dev/keys/dev-pseudonym.key XF_OPEN311__API_KEYS_FILE=$ROOT/scripts/open311-client/dev-open311-keys.txt" ) \
     setsid "$bin" serve >>"$RUN/logs/$name.log" 2>&1 < /dev/null &
   echo $! > "$RUN/$name.pid"

@@ -1,6 +1,7 @@
 //! Cross-service support: start the whole stack in-process for end-to-end tests.
 
 pub mod bench;
+pub mod demo_loop;
 pub mod demo_scheduling;
 
 use xf_testkit::Ctx;
@@ -27,16 +28,29 @@ async fn start(
     extra: &[(&str, &str)],
     intake: &[(&str, &str)],
 ) -> anyhow::Result<()> {
-    let own: Vec<(&str, &str)> = extra.iter().chain(intake).copied().collect();
-    let s = ctx.settings::<xf_intake::Ext>(&xf_intake::binary(), &own)?;
-    let app = xf_intake::build(s).await?;
-    ctx.spawn("intake", app);
+    // intake asks routing (the reply) and supervision (due dates): they start first.
     let s = ctx.settings::<xf_routing::Ext>(&xf_routing::binary(), extra)?;
     let app = xf_routing::build(s).await?;
     ctx.spawn("routing", app);
     let s = ctx.settings::<xf_supervision::Ext>(&xf_supervision::binary(), extra)?;
     let app = xf_supervision::build(s).await?;
     ctx.spawn("supervision", app);
+    let token_file = peer_token_file(ctx)?;
+    let (routing, supervision) = (
+        ctx.svc("routing").base_url.clone(),
+        ctx.svc("supervision").base_url.clone(),
+    );
+    let mut with_peers: Vec<(&str, &str)> = extra.iter().chain(intake).copied().collect();
+    with_peers.extend([
+        ("peers.routing_url", routing.as_str()),
+        ("peers.supervision_url", supervision.as_str()),
+        ("peers.token_file", token_file.as_str()),
+        // Tests follow the citizen's view closely; the budget itself is tested in intake.
+        ("citizen.rate_per_minute", "6000"),
+    ]);
+    let s = ctx.settings::<xf_intake::Ext>(&xf_intake::binary(), &with_peers)?;
+    let app = xf_intake::build(s).await?;
+    ctx.spawn("intake", app);
     let s = ctx.settings::<xf_scheduling::Ext>(&xf_scheduling::binary(), extra)?;
     let app = xf_scheduling::build(s).await?;
     ctx.spawn("scheduling", app);
@@ -44,6 +58,14 @@ async fn start(
     let app = xf_reporting::build(s).await?;
     ctx.spawn("reporting", app);
     Ok(())
+}
+
+/// The token intake reads replies from routing with: an overseer of the test county.
+pub fn peer_token_file(ctx: &Ctx) -> anyhow::Result<String> {
+    let token = ctx.token(&[xf_auth::roles::SUPERVISOR], None, "330122");
+    let path = std::env::temp_dir().join(format!("xinfang-{}-peer.token", ctx.id));
+    std::fs::write(&path, token)?;
+    Ok(path.to_string_lossy().into_owned())
 }
 
 /// The five services, in flow order.

@@ -390,10 +390,31 @@ async fn registrations_succeed_while_the_broker_is_down_and_are_published_after(
     );
 
     broker.resume().await.expect("broker returns");
-    let n = eventually("all six cases are routed", Duration::from_secs(120), || {
-        routed(6)
-    })
-    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let n = loop {
+        if let Some(n) = routed(6).await {
+            break n;
+        }
+        if tokio::time::Instant::now() > deadline {
+            // Where it stuck: still in intake's outbox (the relay), or published and not
+            // consumed (routing's consumer).
+            let pending: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                    .fetch_one(&intake_pool)
+                    .await
+                    .unwrap_or(-1);
+            let consumed: i64 = sqlx::query_scalar("SELECT count(*) FROM inbox")
+                .fetch_one(&routing_pool)
+                .await
+                .unwrap_or(-1);
+            panic!(
+                "not all six cases routed 120 s after the broker returned: {:?} routed, \
+                 {pending} still in intake's outbox, {consumed} events in routing's inbox",
+                routed(0).await
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
     tokio::time::sleep(Duration::from_secs(2)).await;
     let again = routed(0).await.expect("count");
     assert_eq!((n, again), (6, 6), "nothing lost, nothing doubled");

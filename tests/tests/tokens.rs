@@ -25,8 +25,8 @@ const PENDING: [&str; 0] = [];
 /// here.
 const OPERATIONS: [(&str, usize); 5] = [
     ("intake", 21),
-    ("routing", 26),
-    ("supervision", 28),
+    ("routing", 30),
+    ("supervision", 38),
     ("scheduling", 41),
     ("reporting", 22),
 ];
@@ -43,8 +43,10 @@ const PUBLIC_PATHS: [&str; 7] = [
 ];
 
 /// Paths that need no token, by prefix.
-const PUBLIC: [&str; 6] = [
+const PUBLIC: [&str; 7] = [
     "/health/",
+    // Supervision's deadline preview reveals only policy.
+    "/v1/deadlines/preview",
     "/metrics",
     "/openapi.json",
     "/v1/public/",

@@ -151,6 +151,8 @@ pub fn type_name(payload: Option<&Payload>) -> &'static str {
             Payload::FollowUpOverdue(_) => "FollowUpOverdue",
             Payload::HotspotDetected(_) => "HotspotDetected",
             Payload::MonthlyReportIssued(_) => "MonthlyReportIssued",
+            Payload::ClockPaused(_) => "ClockPaused",
+            Payload::ClockResumed(_) => "ClockResumed",
         },
     }
 }

@@ -5,10 +5,15 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use xf_bus::{HandleError, Handler};
 use xf_events::status::{self, Status};
-use xf_events::v1::Stage;
+use xf_events::v1::{FollowUpSatisfaction, ReplyOutcome, Stage};
 use xf_events::{Event, Payload};
 
-pub struct Projection;
+pub struct Projection {
+    /// Opens the petitioner's contact for their notices.
+    pub vault: crate::vault::Vault,
+    /// Whether notices are delivered by the webhook.
+    pub outbound: bool,
+}
 
 /// The change an event makes to intake's copy of a case.
 struct Change {
@@ -17,7 +22,11 @@ struct Change {
     /// Assisting units and the competent jurisdiction of a dispatch.
     assignment: Option<(Vec<String>, String)>,
     due_at: Option<DateTime<Utc>>,
+    /// The stage and policy of `due_at`.
+    due_of: Option<(&'static str, String)>,
     replied: bool,
+    reply_outcome: Option<&'static str>,
+    linked: Option<uuid::Uuid>,
     window_until: Option<DateTime<Utc>>,
     leader: Option<String>,
     timeline: Option<(&'static str, serde_json::Value)>,
@@ -31,7 +40,10 @@ fn change(ev: &Event) -> Option<Change> {
         unit: None,
         assignment: None,
         due_at: None,
+        due_of: None,
         replied: false,
+        reply_outcome: None,
+        linked: None,
         window_until: None,
         leader: None,
         timeline: None,
@@ -67,9 +79,16 @@ fn change(ev: &Event) -> Option<Change> {
                 serde_json::json!({"reason": n.reason, "referral_channel": n.referral_channel}),
             ));
         }
-        Payload::ReplyIssued(_) => {
+        Payload::ReplyIssued(r) => {
             c.replied = true;
-            c.timeline = Some(("replied", serde_json::json!({})));
+            let outcome = outcome_name(r.outcome);
+            c.reply_outcome = Some(outcome);
+            c.timeline = Some(("replied", serde_json::json!({"outcome": outcome})));
+        }
+        Payload::DuplicateLinked(d) => {
+            // A repeat of an earlier matter (R7): linked to it, not new work.
+            c.linked = uuid::Uuid::parse_str(&d.original_case_id).ok();
+            c.timeline = Some(("linked", serde_json::json!({})));
         }
         Payload::CaseClosed(_) => {
             c.timeline = Some(("closed", serde_json::json!({})));
@@ -84,14 +103,14 @@ fn change(ev: &Event) -> Option<Change> {
         }
         // Intake wrote its own timeline entry when the petitioner asked.
         Payload::ReviewRequested(_) => {}
-        Payload::DuplicateLinked(_) => {
-            c.timeline = Some(("linked", serde_json::json!({})));
-        }
         Payload::DeadlineSet(d) => {
             let due = xf_events::from_timestamp(d.due_at.as_ref());
             match Stage::try_from(d.stage) {
-                Ok(Stage::Acceptance | Stage::Handling | Stage::Review | Stage::Rereview) => {
-                    c.due_at = due
+                Ok(s @ (Stage::Acceptance | Stage::Handling | Stage::Review | Stage::Rereview)) => {
+                    c.due_at = due;
+                    // "<policy id> v<version>": the view names the policy.
+                    let id = d.policy.split(" v").next().unwrap_or_default();
+                    c.due_of = Some((stage_name(s), id.to_owned()));
                 }
                 Ok(Stage::ReviewWindow | Stage::RereviewWindow) => c.window_until = due,
                 _ => return None,
@@ -116,6 +135,98 @@ fn change(ev: &Event) -> Option<Change> {
         _ => return None,
     }
     Some(c)
+}
+
+fn outcome_name(o: i32) -> &'static str {
+    match ReplyOutcome::try_from(o) {
+        Ok(ReplyOutcome::Support) => "support",
+        Ok(ReplyOutcome::Explain) => "explain",
+        Ok(ReplyOutcome::NotSupport) => "not_support",
+        _ => "unspecified",
+    }
+}
+
+fn stage_name(s: Stage) -> &'static str {
+    match s {
+        Stage::Acceptance => "acceptance",
+        Stage::Handling => "handling",
+        Stage::Review => "review",
+        Stage::Rereview => "rereview",
+        _ => "other",
+    }
+}
+
+/// Scheduling's follow-up visit (回访): booked, then completed. True when the event
+/// was one of them.
+async fn follow_up(tx: &mut PgConnection, ev: &Event) -> Result<bool, sqlx::Error> {
+    match ev.payload() {
+        Some(Payload::FollowUpScheduled(f)) => {
+            let (Ok(id), Some(at)) = (
+                uuid::Uuid::parse_str(&f.visit_id),
+                xf_events::from_timestamp(f.scheduled_at.as_ref()),
+            ) else {
+                return Ok(true);
+            };
+            let n = sqlx::query(
+                "INSERT INTO follow_ups (visit_id, case_id, scheduled_at, updated_at)
+                 SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM cases WHERE id = $2)
+                 ON CONFLICT (visit_id) DO UPDATE SET scheduled_at = EXCLUDED.scheduled_at,
+                     updated_at = EXCLUDED.updated_at",
+            )
+            .bind(id)
+            .bind(ev.case_id)
+            .bind(at)
+            .bind(ev.occurred_at)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n > 0 {
+                timeline(
+                    tx,
+                    ev,
+                    "follow_up_scheduled",
+                    serde_json::json!({"scheduled_at": at}),
+                )
+                .await?;
+            }
+            Ok(true)
+        }
+        Some(Payload::FollowUpCompleted(f)) => {
+            let Ok(id) = uuid::Uuid::parse_str(&f.visit_id) else {
+                return Ok(true);
+            };
+            let said = match FollowUpSatisfaction::try_from(f.satisfaction) {
+                Ok(FollowUpSatisfaction::Satisfied) => Some("satisfied"),
+                Ok(FollowUpSatisfaction::BasicallySatisfied) => Some("basically_satisfied"),
+                Ok(FollowUpSatisfaction::NotSatisfied) => Some("not_satisfied"),
+                _ => None,
+            };
+            let n = sqlx::query(
+                "UPDATE follow_ups SET completed_at = $2, reached = $3, satisfaction = $4,
+                     updated_at = $2
+                 WHERE visit_id = $1 AND case_id = $5",
+            )
+            .bind(id)
+            .bind(ev.occurred_at)
+            .bind(f.reached)
+            .bind(said)
+            .bind(ev.case_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n > 0 {
+                timeline(
+                    tx,
+                    ev,
+                    "follow_up_completed",
+                    serde_json::json!({"reached": f.reached, "satisfaction": said}),
+                )
+                .await?;
+            }
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
 }
 
 /// Scheduling's appointment events: the appointment the petitioner is told of (time,
@@ -214,12 +325,26 @@ async fn timeline(
 
 impl Handler for Projection {
     async fn handle(&self, tx: &mut PgConnection, ev: &Event) -> Result<(), HandleError> {
-        if appointment(tx, ev).await? {
+        crate::notify::petitioner(tx, ev, &self.vault, self.outbound).await?;
+        if appointment(tx, ev).await? || follow_up(tx, ev).await? {
             return Ok(());
         }
         let Some(c) = change(ev) else { return Ok(()) };
         let (unit_id, unit_name) = c.unit.unzip();
         let (assisting, handled_in) = c.assignment.unzip();
+        let (due_stage, due_policy) = c.due_of.unzip();
+        if let Some(outcome) = c.reply_outcome {
+            // The reply that answers an open review request is its outcome.
+            sqlx::query(
+                "UPDATE reviews SET outcome = $2, answered_at = $3
+                 WHERE case_id = $1 AND outcome IS NULL",
+            )
+            .bind(ev.case_id)
+            .bind(outcome)
+            .bind(ev.occurred_at)
+            .execute(&mut *tx)
+            .await?;
+        }
         let updated = sqlx::query(
             "UPDATE cases SET
                  status = COALESCE($2, status),
@@ -232,6 +357,11 @@ impl Handler for Projection {
                  leader_owner = CASE WHEN $8 = '' THEN NULL ELSE COALESCE($8, leader_owner) END,
                  assisting_units = COALESCE($10, assisting_units),
                  handled_in = COALESCE(NULLIF($11, ''), handled_in),
+                 due_stage = COALESCE($12, due_stage),
+                 due_policy = COALESCE($13, due_policy),
+                 reply_outcome = COALESCE($14, reply_outcome),
+                 reply_text = CASE WHEN $6 THEN NULL ELSE reply_text END,
+                 linked_case_id = COALESCE($15, linked_case_id),
                  updated_at = GREATEST(updated_at, $9)
              WHERE id = $1",
         )
@@ -246,6 +376,10 @@ impl Handler for Projection {
         .bind(ev.occurred_at)
         .bind(assisting)
         .bind(handled_in)
+        .bind(due_stage)
+        .bind(due_policy)
+        .bind(c.reply_outcome)
+        .bind(c.linked)
         .execute(&mut *tx)
         .await?
         .rows_affected();

@@ -3,7 +3,9 @@
 
 pub mod domain;
 pub mod handler;
+pub mod notify;
 pub mod open311;
+pub mod peers;
 pub mod register;
 pub mod routes;
 pub mod settings;
@@ -32,15 +34,23 @@ pub async fn build(s: Settings) -> anyhow::Result<Application<handler::Projectio
             },
         },
         citizen: s.ext.citizen.clone(),
+        peers: peers::Peers::new(&s.ext.peers)?,
     };
     let parts = Application::<handler::Projection>::parts(&s)?;
-    let handler = Arc::new(handler::Projection);
+    let webhook = xf_notify::Worker::new(parts.pool.clone(), parts.clock.clone(), &s.ext.webhook)?;
+    let handler = Arc::new(handler::Projection {
+        vault: state.vault.clone(),
+        outbound: webhook.is_some(),
+    });
     let open311 = open311::Open311::load(&s.ext.open311)?;
     let open311_audit = open311.clone();
-    let spec = ServiceSpec::new(SERVICE, Some(handler), move |cfg| {
+    let mut spec = ServiceSpec::new(SERVICE, Some(handler), move |cfg| {
         routes::configure(cfg, state.clone());
         open311::configure(cfg, &open311);
     });
+    if let Some(w) = webhook {
+        spec = spec.with_background(move |cancel| w.run(cancel));
+    }
     let app = Application::build(&s, parts, migrator(), spec).await?;
     open311_audit
         .audit_clients(app.pool(), app.clock().now())

@@ -157,6 +157,10 @@ pub struct Receipt {
     pub confidential: bool,
     pub message: String,
     pub referral_channel: Option<String>,
+    /// When acceptance will be decided, by the policy in force (supervision's
+    /// deadline preview); absent for anonymous, referred and on-the-spot items, or
+    /// when supervision could not be asked.
+    pub acceptance_deadline: Option<crate::peers::Preview>,
 }
 
 fn channel(s: &str) -> Option<Channel> {
@@ -224,6 +228,8 @@ pub struct Checked {
     pub code: Code,
     pub confidential: bool,
     pub received_at: DateTime<Utc>,
+    /// The acceptance deadline by the policy in force, when one is owed and known.
+    pub acceptance: Option<crate::peers::Preview>,
 }
 
 /// Checks every field and returns all problems at once.
@@ -519,6 +525,7 @@ pub async fn check(
         urgency,
         code,
         confidential,
+        acceptance: None,
     })
 }
 
@@ -528,6 +535,20 @@ fn urgency_name(u: Urgency) -> &'static str {
         Urgency::Urgent => "urgent",
         _ => "normal",
     }
+}
+
+/// Asks supervision when acceptance is due for a registration that owes the
+/// petitioner an answer (not anonymous, not referred, not answered on the spot).
+pub async fn with_deadline(
+    mut c: Checked,
+    peers: &crate::peers::Peers,
+    now: DateTime<Utc>,
+) -> Checked {
+    let b = &c.input;
+    if !b.anonymous && b.referral.is_none() && b.on_the_spot_answer.is_none() {
+        c.acceptance = peers.preview(c.code.as_str(), "acceptance", now).await;
+    }
+    c
 }
 
 /// Writes a checked registration, its sealed identity and its events.
@@ -609,9 +630,9 @@ pub async fn persist(
                  urgency, requests, anonymous, collective, headcount, confidential,
                  sealed_content, key_version, petitioner_pid, accused_unit_id, details,
                  on_spot_answer, referral_channel, superior_reference, superior_due_at,
-                 query_code_hash)
+                 query_code_hash, due_at, due_stage, due_policy)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $14, $15, $16,
-                 $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)",
+                 $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)",
         )
         .bind(case_id)
         .bind(&registration_no)
@@ -640,6 +661,9 @@ pub async fn persist(
         .bind(b.superior.as_ref().map(|s| s.reference.clone()))
         .bind(b.superior.as_ref().and_then(|s| s.due_at))
         .bind(vault::query_code_hash(case_id, &query_code))
+        .bind(c.acceptance.as_ref().map(|p| p.due_at))
+        .bind(c.acceptance.as_ref().map(|_| "acceptance"))
+        .bind(c.acceptance.as_ref().map(|p| p.policy_id.clone()))
         .execute(&mut *tx)
         .await?;
         for (i, p) in b.petitioners.iter().enumerate() {
@@ -758,10 +782,20 @@ pub async fn persist(
             ),
             (None, true, _) => "您反映的事项已当场答复办结。".to_owned(),
             (None, false, true) => "匿名信访事项已登记，将依规处理，不予答复。".to_owned(),
-            (None, false, false) => {
-                "您的信访事项已登记。是否受理将在15日内告知；凭登记编号和查询码可查询办理进度。"
-                    .to_owned()
-            }
+            (None, false, false) => match &c.acceptance {
+                Some(p) => format!(
+                    "您的信访事项已登记。是否受理将于{}前告知（{}日，{}）；凭登记编号和查询码可查询办理进度。",
+                    crate::peers::date_zh(p.due_at),
+                    p.days,
+                    if p.counting == "working_days" {
+                        "按工作日计"
+                    } else {
+                        "按自然日计"
+                    }
+                ),
+                None => "您的信访事项已登记。是否受理将在规定期限内告知；凭登记编号和查询码可查询办理进度。"
+                    .to_owned(),
+            },
         };
         Ok(Receipt {
             case_id,
@@ -771,6 +805,7 @@ pub async fn persist(
             confidential: c.confidential,
             message,
             referral_channel,
+            acceptance_deadline: c.acceptance.clone(),
         })
     }
     .instrument(span)

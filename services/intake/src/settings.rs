@@ -11,6 +11,13 @@ pub struct Ext {
     pub citizen: CitizenSettings,
     #[serde(default)]
     pub open311: Open311Settings,
+    /// supervision and routing, for due dates and replies.
+    #[serde(default)]
+    pub peers: crate::peers::PeersSettings,
+    /// The petitioner's notices (the signed webhook to an SMS gateway); off while
+    /// `url` is empty.
+    #[serde(default)]
+    pub webhook: xf_notify::WebhookSettings,
 }
 
 /// The Open311 GeoReport v2 endpoint (`/open311/v2/`).
@@ -87,6 +94,10 @@ impl xf_app::Validate for Ext {
         if let Err(e) = crate::open311::Clients::from_file(&self.open311.api_keys_file) {
             p.push(("open311.api_keys_file".into(), e));
         }
+        if let Err(e) = crate::peers::Peers::new(&self.peers) {
+            p.push(("peers.token_file".into(), e.to_string()));
+        }
+        p.extend(self.webhook.problems("webhook"));
         let j = &self.open311.jurisdiction_id;
         if j.is_empty() || j.len() > 100 || !j.bytes().all(|b| b.is_ascii_graphic()) {
             p.push((

@@ -187,9 +187,9 @@ impl Dispatcher {
                  unit_id, unit_name, status, trace_id, registered_at, updated_at, dispatched_at,
                  excluded_unit_id, assisting_unit_ids, leader_id, important, collective,
                  confidential, skip_level, office_code, rule_id, rule_version, superior_reference,
-                 superior_due_at, petitioner_pid, signature)
+                 superior_due_at, petitioner_pid, signature, anonymous)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'dispatched', $9, $10, $11, $11, $12, $13,
-                 $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)",
+                 $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)",
         )
         .bind(ev.case_id)
         .bind(&r.registration_no)
@@ -216,6 +216,7 @@ impl Dispatcher {
         .bind(superior_due)
         .bind(pid)
         .bind(signature.to_i32s())
+        .bind(r.anonymous)
         .execute(&mut *tx)
         .await?;
         let mut detail = decision_detail(&d);

@@ -1164,3 +1164,258 @@ async fn the_worklist_pages_by_cursor_and_lists_assisted_cases() {
     assert_eq!(ids(&v).len(), 0);
     w.ctx.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_transfer_back_needs_a_supervisor_and_an_anonymous_reply_is_not_delivered() {
+    let w = World::start().await;
+    seed_units(&w).await;
+    let (s, _) = w
+        .put_rule(
+            "land-town",
+            json!({
+            "category": "land", "competent_tier": "township", "lead_unit_kind": "township_office",
+            "effective_from": "2020-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let case = w.register(|_| {}).await;
+    w.wait(case, "dispatched", |v| v["status"] == "dispatched")
+        .await;
+    let gt = w.ctx.token(&["handler"], Some("jxj-gt"), TOWN);
+    let zf = w.ctx.token(&["handler"], Some("jxj-zf"), TOWN);
+    let office = w
+        .ctx
+        .token(&["handler"], Some(&format!("{TOWN}-xfb")), TOWN);
+    let supervisor = w.ctx.token(&["supervisor"], None, TOWN);
+    let path = |a: &str| format!("/v1/cases/{case}/{a}");
+    let transfer = |to: &'static str| json!({"to_unit_id": to, "reason": "非本单位职责"});
+
+    let (s, v) = w
+        .call("POST", &path("transfer"), &gt, Some(transfer("jxj-zf")))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = w
+        .call(
+            "POST",
+            &path("transfer-decision"),
+            &office,
+            Some(json!({"approve": true})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    // Back to the unit that already handed it on: the office alone may not approve.
+    let (s, v) = w
+        .call("POST", &path("transfer"), &zf, Some(transfer("jxj-gt")))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let h0 = w.history_len(case).await;
+    let (s, v) = w
+        .call(
+            "POST",
+            &path("transfer-decision"),
+            &office,
+            Some(json!({"approve": true})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(w.history_len(case).await, h0, "nothing changed");
+    let (s, v) = w
+        .call(
+            "POST",
+            &path("transfer-decision"),
+            &supervisor,
+            Some(json!({"approve": true, "note": "督查室同意退回"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["unit_id"], "jxj-gt");
+    let (s, v) = w.call("GET", &path("routing"), &supervisor, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["transfers"], 2, "{v}");
+    assert!(v["age_secs"].as_i64().is_some(), "{v}");
+
+    // An anonymous letter (R3): handled, its result recorded, but nothing delivered.
+    let anon = w.register(|r| r.anonymous = true).await;
+    w.wait(anon, "dispatched", |v| v["status"] == "dispatched")
+        .await;
+    let apath = |a: &str| format!("/v1/cases/{anon}/{a}");
+    let (s, v) = w.call("POST", &apath("accept"), &gt, None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = w
+        .call(
+            "POST",
+            &apath("reply"),
+            &gt,
+            Some(json!({"outcome": "support", "text": "已处理。"})),
+        )
+        .await;
+    assert_eq!(
+        (s, v["errors"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("deliver")),
+        "{v}"
+    );
+    let (s, v) = w
+        .call(
+            "POST",
+            &apath("reply"),
+            &gt,
+            Some(json!({"outcome": "support", "text": "已处理。", "deliver": false})),
+        )
+        .await;
+    assert_eq!(
+        (s, v["status"].as_str()),
+        (StatusCode::OK, Some("replied")),
+        "{v}"
+    );
+    let (s, v) = w.call("GET", &apath("reply"), &gt, None).await;
+    assert_eq!(
+        (s, v["text"].as_str()),
+        (StatusCode::OK, Some("已处理。")),
+        "{v}"
+    );
+    w.ctx.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_lead_unit_replies_after_the_joint_consultation() {
+    let w = World::start().await;
+    seed_units(&w).await;
+    let (s, _) = w
+        .put_rule(
+            "land-town",
+            json!({
+            "category": "land", "competent_tier": "township", "lead_unit_kind": "township_office",
+            "assisting_unit_ids": ["tlx-zrzy"], "effective_from": "2020-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let case = w.register(|_| {}).await;
+    w.wait(case, "dispatched", |v| v["status"] == "dispatched")
+        .await;
+    let gt = w.ctx.token(&["handler"], Some("jxj-gt"), TOWN);
+    let zr = w.ctx.token(&["handler"], Some("tlx-zrzy"), COUNTY);
+    let sup = w.ctx.token(&["supervisor"], None, COUNTY);
+    let path = |a: &str| format!("/v1/cases/{case}/{a}");
+    let reply = json!({"outcome": "support", "text": "经会商，补偿款本月发放。"});
+    let (s, v) = w
+        .call(
+            "POST",
+            &path("consultation/opinions"),
+            &gt,
+            Some(json!({"text": "x"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "not before acceptance: {v}");
+    let (s, _) = w.call("POST", &path("accept"), &gt, None).await;
+    assert_eq!(s, StatusCode::OK);
+    // No reply before the consultation: each missing part named.
+    let (s, v) = w
+        .call("POST", &path("reply"), &gt, Some(reply.clone()))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    let detail = v["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("jxj-gt") && detail.contains("tlx-zrzy") && detail.contains("meeting"),
+        "{v}"
+    );
+    // Opinions: the assisting and the lead unit; not an overseer.
+    let (s, _) = w
+        .call(
+            "POST",
+            &path("consultation/opinions"),
+            &sup,
+            Some(json!({"text": "意见"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, v) = w
+        .call(
+            "POST",
+            &path("consultation/opinions"),
+            &zr,
+            Some(json!({"text": ""})),
+        )
+        .await;
+    assert_eq!(
+        (s, v["errors"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("text"))
+    );
+    let (s, v) = w
+        .call(
+            "POST",
+            &path("consultation/opinions"),
+            &zr,
+            Some(json!({"text": "经核查，征地面积与测绘成果一致。"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["missing_opinions"], json!(["jxj-gt"]));
+    let (s, _) = w
+        .call(
+            "POST",
+            &path("consultation/opinions"),
+            &gt,
+            Some(json!({"text": "同意按测绘成果补偿。"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    // The meeting: by the lead unit, with every unit, held (not planned).
+    let held = (Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    let (s, _) = w
+        .call(
+            "POST",
+            &path("consultation/meeting"),
+            &zr,
+            Some(
+                json!({"held_at": held, "participants": ["jxj-gt", "tlx-zrzy"], "minutes": "纪要"}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "the assisting unit does not record it"
+    );
+    let future = (Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    let (s, v) = w
+        .call(
+            "POST",
+            &path("consultation/meeting"),
+            &gt,
+            Some(json!({"held_at": future, "participants": ["jxj-gt"], "minutes": ""})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let named: Vec<&str> = v["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
+    assert_eq!(named, ["held_at", "participants", "minutes"]);
+    let (s, v) = w
+        .call(
+            "POST",
+            &path("consultation/meeting"),
+            &gt,
+            Some(
+                json!({"held_at": held, "participants": ["jxj-gt", "tlx-zrzy"],
+                "minutes": "双方同意按测绘成果补偿，由镇政府答复。"}),
+            ),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["ready"], true);
+    let (s, v) = w.call("GET", &path("consultation"), &zr, None).await;
+    assert_eq!(
+        (s, v["opinions"].as_array().map(Vec::len)),
+        (StatusCode::OK, Some(2))
+    );
+    let (s, v) = w.call("POST", &path("reply"), &gt, Some(reply)).await;
+    assert_eq!(
+        (s, v["status"].as_str()),
+        (StatusCode::OK, Some("replied")),
+        "{v}"
+    );
+    w.ctx.cleanup().await;
+}

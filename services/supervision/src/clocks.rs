@@ -60,6 +60,10 @@ pub async fn start(
     outbox: &Outbox,
     s: Start<'_>,
 ) -> Result<Option<i64>, sqlx::Error> {
+    if policy::owed_to_petitioner(s.stage) && anonymous(tx, s.case_id).await? {
+        // R3: nobody to tell or answer, so no clock for it.
+        return Ok(None);
+    }
     let Some(Resolved {
         spec,
         policy_id,
@@ -98,6 +102,17 @@ pub async fn start(
     )
     .await?;
     Ok(Some(id))
+}
+
+/// Whether the case was registered anonymously.
+async fn anonymous(tx: &mut PgConnection, case_id: Uuid) -> Result<bool, sqlx::Error> {
+    Ok(
+        sqlx::query_scalar::<_, bool>("SELECT anonymous FROM oversight_cases WHERE case_id = $1")
+            .bind(case_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .unwrap_or(false),
+    )
 }
 
 /// Starts a clock whose due moment is given (a superior body's report-back deadline),

@@ -13,6 +13,8 @@ use crate::policy;
 pub struct Clocks {
     pub outbox: Outbox,
     pub clock: Clock,
+    /// Whether notices are also delivered by the webhook.
+    pub outbound: bool,
 }
 
 /// Stages a unit's work runs under; a new dispatch stops them.
@@ -39,10 +41,40 @@ const CLOSING: [&str; 7] = [
 impl Handler for Clocks {
     async fn handle(&self, tx: &mut PgConnection, ev: &Event) -> Result<(), HandleError> {
         crate::oversight::on_event(tx, ev, &self.outbox, self.clock.now()).await?;
+        crate::notices::on_event(tx, ev, self.outbound).await?;
         let at = ev.occurred_at;
         let case_id = ev.case_id;
         let code = ev.envelope.jurisdiction_code.as_str();
         match ev.payload() {
+            Some(Payload::CaseTransferred(t)) => {
+                sqlx::query(
+                    "INSERT INTO transfers (event_id, case_id, at, from_unit, to_unit)
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING",
+                )
+                .bind(ev.event_id)
+                .bind(case_id)
+                .bind(at)
+                .bind(&t.from_unit_id)
+                .bind(&t.to_unit_id)
+                .execute(&mut *tx)
+                .await?;
+                Ok(())
+            }
+            Some(Payload::CaseDispatched(d)) if transferred_now(tx, ev).await? => {
+                // A transfer (退单/改派) hands the running clocks to the new unit: the
+                // case keeps its age and its deadlines.
+                sqlx::query(
+                    "UPDATE clocks SET unit_id = $2
+                     WHERE case_id = $1 AND state IN ('running', 'paused', 'breached')
+                       AND stage = ANY($3)",
+                )
+                .bind(case_id)
+                .bind(&d.unit_id)
+                .bind(WORK.map(str::to_owned).to_vec())
+                .execute(&mut *tx)
+                .await?;
+                Ok(())
+            }
             Some(Payload::CaseDispatched(d)) => {
                 clocks::stop(tx, case_id, Some(&WORK), at).await?;
                 if d.tier == Tier::City as i32 {
@@ -81,6 +113,10 @@ impl Handler for Clocks {
             Some(Payload::CaseAccepted(a)) => {
                 clocks::stop(tx, case_id, Some(&["acceptance"]), at).await?;
                 if under_review(tx, ev).await? {
+                    return Ok(());
+                }
+                if handling_runs(tx, ev).await? {
+                    // Accepted again after a transfer: the handling clock runs on.
                     return Ok(());
                 }
                 for stage in ["handling", "progress_notice"] {
@@ -258,6 +294,27 @@ async fn follow_up_breached(
         outbox.put(tx, &env).await?;
     }
     Ok(())
+}
+
+/// True when this dispatch is the second half of a transfer (the `CaseTransferred`
+/// of the same moment came first).
+async fn transferred_now(tx: &mut PgConnection, ev: &Event) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM transfers WHERE case_id = $1 AND at = $2)")
+        .bind(ev.case_id)
+        .bind(ev.occurred_at)
+        .fetch_one(&mut *tx)
+        .await
+}
+
+/// True when the case's handling clock is still live (kept through a transfer).
+async fn handling_runs(tx: &mut PgConnection, ev: &Event) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM clocks WHERE case_id = $1 AND stage = 'handling'
+             AND review_level = 0 AND state IN ('running', 'paused', 'breached'))",
+    )
+    .bind(ev.case_id)
+    .fetch_one(&mut *tx)
+    .await
 }
 
 /// True when no quick-reply clock was ever started for the case.

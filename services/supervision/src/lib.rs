@@ -6,6 +6,7 @@ pub mod clocks;
 /// Deadline arithmetic and the holiday calendar, shared with scheduling.
 pub use xf_calendar as deadline;
 pub mod handler;
+pub mod notices;
 pub mod oversight;
 pub mod policy;
 pub mod routes;
@@ -25,6 +26,9 @@ pub type Settings = xf_app::Settings<Ext>;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Ext {
     pub sweeper: SweeperSettings,
+    /// Outbound notices (the signed webhook); off while `url` is empty.
+    #[serde(default)]
+    pub webhook: xf_notify::WebhookSettings,
 }
 
 /// The timer sweeper.
@@ -46,6 +50,7 @@ impl xf_app::Validate for Ext {
         if !(1..=100_000).contains(&self.sweeper.batch) {
             p.push(("sweeper.batch".into(), "must be 1 to 100000".into()));
         }
+        p.extend(self.webhook.problems("webhook"));
         p
     }
 }
@@ -53,9 +58,11 @@ impl xf_app::Validate for Ext {
 /// Builds the service: migrations applied, port bound, nothing running yet.
 pub async fn build(s: Settings) -> anyhow::Result<Application<handler::Clocks>> {
     let parts = Application::<handler::Clocks>::parts(&s)?;
+    let webhook = xf_notify::Worker::new(parts.pool.clone(), parts.clock.clone(), &s.ext.webhook)?;
     let handler = Arc::new(handler::Clocks {
         outbox: parts.outbox.clone(),
         clock: parts.clock.clone(),
+        outbound: webhook.is_some(),
     });
     let sweeper = sweeper::Sweeper {
         pool: parts.pool.clone(),
@@ -73,6 +80,13 @@ pub async fn build(s: Settings) -> anyhow::Result<Application<handler::Clocks>> 
             routes::configure(cfg);
         },
     )
-    .with_background(move |cancel| background.run(interval, cancel));
+    .with_background(move |cancel| async move {
+        let deliveries = async {
+            if let Some(w) = webhook {
+                w.run(cancel.clone()).await;
+            }
+        };
+        tokio::join!(background.run(interval, cancel.clone()), deliveries);
+    });
     Application::build(&s, parts, migrator(), spec).await
 }

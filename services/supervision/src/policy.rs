@@ -45,6 +45,20 @@ pub fn escalates(stage: &str) -> bool {
     )
 }
 
+/// Stages that time telling or answering the petitioner: none run for an anonymous
+/// item (R3), to whom no reply is owed.
+pub fn owed_to_petitioner(stage: &str) -> bool {
+    matches!(
+        stage,
+        "acceptance"
+            | "quick_reply"
+            | "progress_notice"
+            | "reply_after_done"
+            | "review_window"
+            | "rereview_window"
+    )
+}
+
 /// Windows the petitioner has (to ask for review): they expire, nobody is overdue.
 pub fn is_window(stage: &str) -> bool {
     matches!(stage, "review_window" | "rereview_window")
@@ -61,7 +75,29 @@ pub struct StageSpec {
     pub warn_days: Vec<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_extension_days: Option<i64>,
+    /// The most time pauses may exclude from this stage's clock, in days (default
+    /// [`DEFAULT_MAX_PAUSE_DAYS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_pause_days: Option<i64>,
 }
+
+/// A stage's pause allowance when its policy names none.
+pub const DEFAULT_MAX_PAUSE_DAYS: i64 = 30;
+
+/// Why a clock may stand still: the closed list (听证, 鉴定, 等待信访人补充材料,
+/// 等待其他机关意见).
+pub const PAUSE_REASONS: [(&str, xf_events::v1::PauseReason); 4] = [
+    ("hearing", xf_events::v1::PauseReason::Hearing),
+    ("appraisal", xf_events::v1::PauseReason::Appraisal),
+    (
+        "awaiting_petitioner",
+        xf_events::v1::PauseReason::AwaitingPetitioner,
+    ),
+    (
+        "awaiting_authority",
+        xf_events::v1::PauseReason::AwaitingAuthority,
+    ),
+];
 
 fn calendar() -> Counting {
     Counting::CalendarDays
@@ -129,6 +165,14 @@ pub fn check_stages(
             errs.push(FieldError::new(
                 format!("{field}.max_extension_days"),
                 format!("1 to {MAX_DAYS} days"),
+            ));
+        }
+        if let Some(m) = spec.max_pause_days
+            && !(0..=MAX_DAYS).contains(&m)
+        {
+            errs.push(FieldError::new(
+                format!("{field}.max_pause_days"),
+                format!("0 to {MAX_DAYS} days"),
             ));
         }
         ok.insert(name.clone(), spec);

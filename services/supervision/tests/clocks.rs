@@ -323,24 +323,34 @@ async fn extensions_and_pauses_move_the_due_moment() {
 
     // Pause for a hearing, then resume three days later: due moves by three days.
     let path = format!("/v1/cases/{case}/clocks/handling");
-    let (s, _) = call(
+    // The handling unit itself has no right to stop its own clock.
+    let handler = ctx.token(&["handler"], Some("v-xfb"), COUNTY);
+    let (s, v) = call(
+        &ctx,
+        "POST",
+        &format!("{path}/pause"),
+        &handler,
+        Some(json!({"reason": "hearing", "days": 5})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    // Each bad field named: a reason off the list, no planned length, a long note.
+    let (s, v) = call(
         &ctx,
         "POST",
         &format!("{path}/pause"),
         &sup,
-        Some(json!({"reason": "听证"})),
+        Some(json!({"reason": "听证", "note": "x".repeat(501)})),
     )
     .await;
-    assert_eq!(s, StatusCode::OK);
-    let (s, _) = call(
-        &ctx,
-        "POST",
-        &format!("{path}/pause"),
-        &sup,
-        Some(json!({"reason": "听证"})),
-    )
-    .await;
-    assert_eq!(s, StatusCode::CONFLICT, "already paused");
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let fields: Vec<&str> = v["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
+    assert_eq!(fields, ["reason", "note", "days"]);
     let (s, v) = call(
         &ctx,
         "POST",
@@ -353,6 +363,39 @@ async fn extensions_and_pauses_move_the_due_moment() {
         (s, v["errors"][0]["field"].as_str()),
         (StatusCode::UNPROCESSABLE_ENTITY, Some("reason"))
     );
+    // Past the policy's maximum (30 days of pauses by default): refused, named.
+    let (s, v) = call(
+        &ctx,
+        "POST",
+        &format!("{path}/pause"),
+        &sup,
+        Some(json!({"reason": "hearing", "days": 31})),
+    )
+    .await;
+    assert_eq!(
+        (s, v["errors"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("days")),
+        "{v}"
+    );
+    let (s, v) = call(
+        &ctx,
+        "POST",
+        &format!("{path}/pause"),
+        &sup,
+        Some(json!({"reason": "hearing", "note": "听证会定于下周", "days": 5})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["max_pause_days"], 30);
+    let (s, _) = call(
+        &ctx,
+        "POST",
+        &format!("{path}/pause"),
+        &sup,
+        Some(json!({"reason": "hearing", "days": 5})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "already paused");
     ctx.svc("supervision")
         .clock
         .advance(chrono::Duration::days(3));
@@ -364,6 +407,68 @@ async fn extensions_and_pauses_move_the_due_moment() {
         (moved - chrono::Duration::days(3)).num_seconds().abs() < 5,
         "moved by {moved}"
     );
+    // Who paused, why and for how long is on record; the bus says only the reason code.
+    let (_, v) = call(
+        &ctx,
+        "GET",
+        &format!("/v1/cases/{case}/deadlines"),
+        &sup,
+        None,
+    )
+    .await;
+    assert_eq!(v["pauses"][0]["reason"], "hearing");
+    assert_eq!(v["pauses"][0]["note"], "听证会定于下周");
+    assert_eq!(v["pauses"][0]["paused_by"], "test-user");
+    assert!(
+        v["pauses"][0]["excluded_secs"]
+            .as_i64()
+            .is_some_and(|s| (s - 3 * 86_400).abs() < 5)
+    );
+    // Another pause may use only what is left of the 30 days.
+    let (s, v) = call(
+        &ctx,
+        "POST",
+        &format!("{path}/pause"),
+        &sup,
+        Some(json!({"reason": "appraisal", "days": 28})),
+    )
+    .await;
+    assert_eq!(
+        (s, v["errors"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("days")),
+        "{v}"
+    );
+    let events = eventually(
+        "ClockPaused and ClockResumed",
+        Duration::from_secs(60),
+        || async {
+            let records = read_topic(
+                &ctx.brokers,
+                &ctx.topic,
+                usize::MAX,
+                Duration::from_secs(10),
+            )
+            .await;
+            let mut paused = None;
+            let mut resumed = None;
+            for e in records
+                .iter()
+                .filter_map(|r| xf_events::decode(&r.payload).ok())
+            {
+                match e.payload() {
+                    Some(Payload::ClockPaused(p)) if e.case_id == case => paused = Some(*p),
+                    Some(Payload::ClockResumed(r)) if e.case_id == case => resumed = Some(*r),
+                    _ => {}
+                }
+            }
+            paused.zip(resumed)
+        },
+    )
+    .await;
+    assert_eq!(events.0.stage, Stage::Handling as i32);
+    assert_eq!(events.0.reason, xf_events::v1::PauseReason::Hearing as i32);
+    assert_eq!(events.0.planned_days, 5);
+    assert!((events.1.excluded_secs as i64 - 3 * 86_400).abs() < 5);
     let (s, _) = call(&ctx, "POST", &format!("{path}/resume"), &sup, None).await;
     assert_eq!(s, StatusCode::CONFLICT, "not paused");
     let (_, v) = call(
@@ -599,5 +704,98 @@ async fn a_superior_transfer_runs_its_report_back_clock_until_closed() {
     .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(v["errors"][0]["field"], "stages.superior_report");
+    ctx.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_transfer_keeps_the_clocks_and_an_anonymous_item_gets_no_reply_clock() {
+    let mut ctx = Ctx::new().await.expect("context");
+    start(&mut ctx, &[]).await;
+    let sup = ctx.token(&["supervisor"], None, COUNTY);
+    let case = Uuid::now_v7();
+    let t0 = Utc::now() - chrono::Duration::days(2);
+    produce(&ctx, case, VILLAGE, t0, dispatched(VILLAGE, "u-first")).await;
+    let before = clocks_of(&ctx, case, &sup, 1).await;
+    let due0 = before["clocks"][0]["due_at"].clone();
+    // Two days on, the case is transferred (退单/改派): CaseTransferred, then the dispatch.
+    let t1 = Utc::now();
+    produce(
+        &ctx,
+        case,
+        VILLAGE,
+        t1,
+        Payload::CaseTransferred(xf_events::v1::CaseTransferred {
+            from_unit_id: "u-first".into(),
+            to_unit_id: "u-second".into(),
+        }),
+    )
+    .await;
+    produce(&ctx, case, VILLAGE, t1, dispatched(VILLAGE, "u-second")).await;
+    let after = eventually("the transfer", Duration::from_secs(60), || async {
+        let (_, v) = call(
+            &ctx,
+            "GET",
+            &format!("/v1/cases/{case}/deadlines"),
+            &sup,
+            None,
+        )
+        .await;
+        (v["transfers"] == 1 && v["clocks"][0]["unit_id"] == "u-second").then_some(v)
+    })
+    .await;
+    let acceptance: Vec<&Value> = after["clocks"]
+        .as_array()
+        .expect("clocks")
+        .iter()
+        .filter(|c| c["stage"] == "acceptance")
+        .collect();
+    assert_eq!(acceptance.len(), 1, "no second acceptance clock: {after:#}");
+    assert_eq!(acceptance[0]["state"], "running");
+    assert_eq!(
+        acceptance[0]["due_at"], due0,
+        "the deadline survives the transfer"
+    );
+    assert!(
+        after["age_secs"]
+            .as_i64()
+            .is_some_and(|s| s >= 2 * 86_400 - 60),
+        "the case's age counts from its first dispatch: {after:#}"
+    );
+
+    // An anonymous letter (R3): handled, but no clock for telling or answering anyone.
+    let anon = Uuid::now_v7();
+    produce(
+        &ctx,
+        anon,
+        VILLAGE,
+        t1,
+        Payload::CaseRegistered(xf_events::v1::CaseRegistered {
+            matter_jurisdiction_code: VILLAGE.into(),
+            office_jurisdiction_code: COUNTY.into(),
+            anonymous: true,
+            category: "environment".into(),
+            ..Default::default()
+        }),
+    )
+    .await;
+    produce(&ctx, anon, VILLAGE, t1, dispatched(VILLAGE, "u-first")).await;
+    produce(
+        &ctx,
+        anon,
+        VILLAGE,
+        t1,
+        Payload::CaseAccepted(CaseAccepted {
+            unit_id: "u-first".into(),
+        }),
+    )
+    .await;
+    let v = clocks_of(&ctx, anon, &sup, 1).await;
+    let stages: Vec<&str> = v["clocks"]
+        .as_array()
+        .expect("clocks")
+        .iter()
+        .filter_map(|c| c["stage"].as_str())
+        .collect();
+    assert_eq!(stages, ["handling"], "{v:#}");
     ctx.cleanup().await;
 }

@@ -1669,3 +1669,159 @@ async fn the_accused_unit_never_sees_the_case_in_supervision() {
     }
     w.ctx.cleanup().await;
 }
+
+#[tokio::test]
+async fn cards_are_drafted_approved_issued_transferred_urged_and_answered() {
+    let w = World::start().await;
+    let case = Uuid::now_v7();
+    w.dispatch(case, VILLAGE, "v-committee", w.now(), |_| {})
+        .await;
+    w.wait_moves(case, 1).await;
+    let second = w
+        .ctx
+        .signer()
+        .sign(&xf_auth::claims(
+            "sup-2",
+            &["supervisor"],
+            None,
+            COUNTY,
+            600,
+        ))
+        .expect("token");
+    let due = w.now() + Days::days(10);
+    // 拟办: a draft, not yet the unit's business.
+    let (s, v) = w
+        .call(
+            "POST",
+            "/v1/cards",
+            &w.supervisor,
+            Some(
+                json!({"case_id": case, "instruction": "请核实并报告处理结果",
+                "undertaking_unit_id": "jxj-zf", "due_at": rfc(due), "draft": true}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (s, v["state"].as_str()),
+        (StatusCode::CREATED, Some("draft")),
+        "{v}"
+    );
+    let id = v["id"].as_str().expect("id").to_owned();
+    let path = |a: &str| format!("/v1/cards/{id}/{a}");
+    let urge = json!({"note": "请抓紧办理"});
+    let (s, _) = w
+        .call("POST", &path("urge"), &w.supervisor, Some(urge.clone()))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "a draft is not urged");
+    let (s, _) = w.call("POST", &path("issue"), &w.supervisor, None).await;
+    assert_eq!(s, StatusCode::CONFLICT, "not approved yet");
+    let (s, _) = w.call("POST", &path("approve"), &w.supervisor, None).await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "the drafter does not approve its own draft"
+    );
+    let (s, v) = w.call("POST", &path("approve"), &second, None).await;
+    assert_eq!(
+        (s, v["state"].as_str()),
+        (StatusCode::OK, Some("approved")),
+        "{v}"
+    );
+    assert_eq!(v["approved_by"], "sup-2");
+    let (s, v) = w.call("POST", &path("issue"), &w.supervisor, None).await;
+    assert_eq!(
+        (s, v["state"].as_str()),
+        (StatusCode::OK, Some("issued")),
+        "{v}"
+    );
+    // 转办: to another unit, the deadline kept; bad input named, nothing changed.
+    let (s, v) = w
+        .call(
+            "POST",
+            &path("transfer"),
+            &w.supervisor,
+            Some(json!({"to_unit_id": "jxj-zf", "reason": ""})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(fields(&v), ["reason"]);
+    let (s, v) = w
+        .call(
+            "POST",
+            &path("transfer"),
+            &w.supervisor,
+            Some(json!({"to_unit_id": "jxj-zf", "reason": "同一单位"})),
+        )
+        .await;
+    assert_eq!(
+        (s, fields(&v)),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            vec!["to_unit_id".to_owned()]
+        )
+    );
+    let unit = w.ctx.token(&["handler"], Some("jxj-zf"), TOWN);
+    let (s, _) = w
+        .call(
+            "POST",
+            &path("transfer"),
+            &unit,
+            Some(json!({"to_unit_id": "jxj-gt", "reason": "不属本单位职责"})),
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "the unit does not transfer its own card"
+    );
+    let (s, v) = w
+        .call(
+            "POST",
+            &path("transfer"),
+            &w.supervisor,
+            Some(json!({"to_unit_id": "jxj-gt", "reason": "属国土所职责"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["undertaking_unit_id"], "jxj-gt");
+    assert_eq!(v["transfers"], 1);
+    assert_eq!(v["state"], "issued");
+    // 催办, then answered; an answered card is not urged.
+    let (s, _) = w
+        .call("POST", &path("urge"), &w.supervisor, Some(urge.clone()))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let gt = w.ctx.token(&["handler"], Some("jxj-gt"), TOWN);
+    let (s, _) = w.call("POST", &path("acknowledge"), &gt, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, v) = w
+        .call(
+            "POST",
+            &path("complete"),
+            &gt,
+            Some(json!({"result": "已核实处理完毕"})),
+        )
+        .await;
+    assert_eq!(
+        (s, v["state"].as_str()),
+        (StatusCode::OK, Some("completed")),
+        "{v}"
+    );
+    let (s, _) = w
+        .call("POST", &path("urge"), &w.supervisor, Some(urge))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "an answered card is not urged");
+    // Issued twice: to the first unit, then to the unit it was transferred to.
+    let issued: Vec<String> = w
+        .events()
+        .await
+        .iter()
+        .filter(|e| e.case_id == case)
+        .filter_map(|e| match e.payload() {
+            Some(Payload::SupervisionCardIssued(c)) => Some(c.unit_id.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(issued, ["jxj-zf", "jxj-gt"]);
+    w.ctx.cleanup().await;
+}

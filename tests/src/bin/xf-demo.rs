@@ -365,6 +365,22 @@ async fn main() -> anyhow::Result<()> {
         })
         .collect();
     xf_e2e::demo_scheduling::run(&http, &urls, &signer, &county.0, &demo_cases).await?;
+    let loop_urls = xf_e2e::demo_loop::Urls {
+        intake: url(&a, 0, ""),
+        routing: url(&a, 1, ""),
+        supervision: url(&a, 2, ""),
+        scheduling: url(&a, 3, ""),
+    };
+    let village = villages[(5 * 37) % villages.len()].code.to_string();
+    xf_e2e::demo_loop::run(
+        &http,
+        &loop_urls,
+        &signer,
+        &county.0,
+        &village,
+        people + a.cases + 50,
+    )
+    .await?;
     println!();
     for (i, (name, _)) in SERVICES.iter().enumerate() {
         println!(

@@ -232,6 +232,7 @@ pub(super) async fn post(
     clock: web::Data<Clock>,
     outbox: web::Data<Outbox>,
     vault: web::Data<Vault>,
+    peers: web::Data<crate::peers::Peers>,
 ) -> HttpResponse {
     answer(&ext, |format| async move {
         if !is_form(&req) {
@@ -263,6 +264,7 @@ pub(super) async fn post(
         let checked = register::check(&pool, &tree, now, posted.new_case)
             .await
             .map_err(from_problem)?;
+        let checked = register::with_deadline(checked, &peers, now).await;
         let claims = registrar(client, now);
         let mut tx = pool.begin().await.map_err(|e| Fail::unavailable(&e))?;
         let receipt = register::persist(&mut tx, &vault, &outbox, &claims, now, checked)

@@ -53,6 +53,7 @@ pub async fn register(
     clock: web::Data<Clock>,
     outbox: web::Data<Outbox>,
     vault: web::Data<Vault>,
+    peers: web::Data<crate::peers::Peers>,
 ) -> Result<HttpResponse, Problem> {
     let claims = user.0;
     claims.require_any_role(&[roles::REGISTRAR])?;
@@ -63,6 +64,7 @@ pub async fn register(
     let now = clock.now();
     let checked = register::check(&pool, &tree, now, input).await?;
     claims.require_scope(checked.code.as_str())?;
+    let checked = register::with_deadline(checked, &peers, now).await;
 
     let mut tx = pool.begin().await.map_err(|e| Problem::unavailable(&e))?;
     if let Some(key) = &key {
@@ -184,7 +186,7 @@ pub async fn get(
                 anonymous, collective, headcount, confidential, petitioner_pid, details,
                 on_spot_answer, referral_channel, superior_reference, superior_due_at, due_at,
                 replied_at, review_state, satisfaction, leader_owner, accused_unit_id,
-                assisting_units, handled_in, sealed_content, key_version
+                assisting_units, handled_in, sealed_content, key_version, registered_by
          FROM cases WHERE id = $1",
     )
     .bind(id)
@@ -279,6 +281,13 @@ pub async fn get(
             "received_at": row.get::<DateTime<Utc>, _>("received_at"),
             "created_at": row.get::<DateTime<Utc>, _>("created_at"),
             "updated_at": row.get::<DateTime<Utc>, _>("updated_at"),
+            // 首接首办 (R9): who first received the matter, and where; they answer for it
+            // until it is handed on.
+            "first_receiver": {
+                "user": row.get::<String, _>("registered_by"),
+                "office_code": office,
+                "at": row.get::<DateTime<Utc>, _>("created_at"),
+            },
             "timeline": timeline,
         })))
 }

@@ -25,6 +25,7 @@ pub struct State {
     pub vault: crate::vault::Vault,
     pub limits: PublicLimits,
     pub citizen: CitizenSettings,
+    pub peers: crate::peers::Peers,
 }
 
 #[derive(OpenApi)]
@@ -188,6 +189,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, st: State) {
         .app_data(web::Data::new(st.vault.clone()))
         .app_data(web::Data::new(st.limits))
         .app_data(web::Data::new(st.citizen.clone()))
+        .app_data(web::Data::new(st.peers.clone()))
         .configure(|cfg| xf_app::openapi::serve(cfg, document()))
         .service(
             // No token needed: the citizen's budget applies.

@@ -14,6 +14,7 @@ use xf_events::v1::{ReviewKind, ReviewRequested, SatisfactionRecorded};
 use xf_events::{Payload, tier_of_code};
 use xf_http::{FieldError, Problem, ValidJson};
 
+use crate::peers::Peers;
 use crate::settings::CitizenSettings;
 use crate::vault;
 
@@ -50,7 +51,10 @@ async fn find<'e, E: sqlx::PgExecutor<'e>>(
             concat!(
                 "SELECT id, matter_code, status, replied_at, review_window_until, review_state,
                         reviews_requested, satisfaction, query_code_hash, channel, category,
-                        received_at, unit_name, due_at, leader_owner
+                        received_at, unit_name, due_at, leader_owner, confidential, anonymous,
+                        due_stage, due_policy, reply_outcome, reply_text, linked_case_id, office_code,
+                        (SELECT registration_no FROM cases o WHERE o.id = cases.linked_case_id)
+                            AS linked_registration_no
                  FROM cases WHERE registration_no = $1",
                 $tail
             )
@@ -97,6 +101,9 @@ fn public_detail(kind: &str, d: &serde_json::Value) -> serde_json::Value {
     let keep: &[&str] = match kind {
         "dispatched" => &["unit"],
         "not_accepted" => &["reason", "referral_channel", "referral"],
+        "replied" => &["outcome"],
+        "follow_up_scheduled" => &["scheduled_at"],
+        "follow_up_completed" => &["reached", "satisfaction"],
         "escalated" => &["to_jurisdiction_code"],
         "review_requested" => &["kind"],
         "leader_owner" => &["leader"],
@@ -111,6 +118,41 @@ fn public_detail(kind: &str, d: &serde_json::Value) -> serde_json::Value {
         }
     }
     serde_json::Value::Object(out)
+}
+
+/// The reply the petitioner is owed: its outcome from routing's event, its text read
+/// from routing once and kept.
+async fn reply_of(
+    pool: &PgPool,
+    peers: &Peers,
+    f: &Found,
+) -> Result<Option<serde_json::Value>, Problem> {
+    let Some(replied_at) = f.replied_at else {
+        return Ok(None);
+    };
+    let mut text: Option<String> = f.row.get("reply_text");
+    let mut outcome: Option<String> = f.row.get("reply_outcome");
+    if text.is_none()
+        && let Some(r) = peers.reply(f.id).await
+    {
+        sqlx::query(
+            "UPDATE cases SET reply_text = $2, reply_outcome = COALESCE(reply_outcome, $3)
+             WHERE id = $1",
+        )
+        .bind(f.id)
+        .bind(&r.text)
+        .bind(&r.outcome)
+        .execute(pool)
+        .await
+        .map_err(|e| Problem::unavailable(&e))?;
+        text = Some(r.text);
+        outcome = outcome.or(Some(r.outcome));
+    }
+    Ok(Some(serde_json::json!({
+        "outcome": outcome,
+        "text": text,
+        "replied_at": replied_at,
+    })))
 }
 
 fn window(f: &Found, s: &CitizenSettings) -> Option<DateTime<Utc>> {
@@ -128,10 +170,86 @@ pub async fn status(
     q: web::Query<CodeQuery>,
     pool: web::Data<PgPool>,
     settings: web::Data<CitizenSettings>,
+    peers: web::Data<Peers>,
 ) -> Result<HttpResponse, Problem> {
     let no = path.into_inner();
     let f = find(pool.get_ref(), &no, &q.code, false).await?;
     let row = &f.row;
+    let reply = reply_of(pool.get_ref(), &peers, &f).await?;
+    let reviews: Vec<serde_json::Value> = sqlx::query(
+        "SELECT kind, reason, requested_at, outcome, answered_at FROM reviews
+         WHERE case_id = $1 ORDER BY level",
+    )
+    .bind(f.id)
+    .fetch_all(pool.get_ref())
+    .await
+    .map_err(|e| Problem::unavailable(&e))?
+    .into_iter()
+    .map(|r| {
+        serde_json::json!({
+            "kind": r.get::<String, _>("kind"),
+            "reason": r.get::<Option<String>, _>("reason"),
+            "requested_at": r.get::<DateTime<Utc>, _>("requested_at"),
+            "outcome": r.get::<Option<String>, _>("outcome"),
+            "answered_at": r.get::<Option<DateTime<Utc>>, _>("answered_at"),
+        })
+    })
+    .collect();
+    let follow_up = sqlx::query(
+        "SELECT scheduled_at, completed_at, reached, satisfaction FROM follow_ups
+         WHERE case_id = $1 ORDER BY updated_at DESC LIMIT 1",
+    )
+    .bind(f.id)
+    .fetch_optional(pool.get_ref())
+    .await
+    .map_err(|e| Problem::unavailable(&e))?
+    .map(|r| {
+        serde_json::json!({
+            "scheduled_at": r.get::<DateTime<Utc>, _>("scheduled_at"),
+            "completed_at": r.get::<Option<DateTime<Utc>>, _>("completed_at"),
+            "reached": r.get::<Option<bool>, _>("reached"),
+            "satisfaction": r.get::<Option<String>, _>("satisfaction"),
+        })
+    });
+    // What the petitioner was told, and how (never for anonymous items).
+    let notices: Vec<serde_json::Value> = sqlx::query(
+        "SELECT kind, at, channel FROM petitioner_notices WHERE case_id = $1 ORDER BY at, id",
+    )
+    .bind(f.id)
+    .fetch_all(pool.get_ref())
+    .await
+    .map_err(|e| Problem::unavailable(&e))?
+    .into_iter()
+    .map(|r| {
+        serde_json::json!({
+            "kind": r.get::<String, _>("kind"),
+            "at": r.get::<DateTime<Utc>, _>("at"),
+            "channel": r.get::<String, _>("channel"),
+        })
+    })
+    .collect();
+    let confidential: bool = row.get("confidential");
+    let acceptance = match f.status.as_str() {
+        "registered" | "linked" => serde_json::Value::Null,
+        "not_accepted" => {
+            let last = sqlx::query_scalar::<_, serde_json::Value>(
+                "SELECT detail FROM case_timeline WHERE case_id = $1 AND kind = 'not_accepted'
+                 ORDER BY at DESC, id DESC LIMIT 1",
+            )
+            .bind(f.id)
+            .fetch_optional(pool.get_ref())
+            .await
+            .map_err(|e| Problem::unavailable(&e))?
+            .unwrap_or_default();
+            serde_json::json!({"accepted": false, "reason": last.get("reason"),
+                "referral_channel": last.get("referral_channel")})
+        }
+        "dispatched" => serde_json::json!({"accepted": null}),
+        _ => serde_json::json!({"accepted": true}),
+    };
+    let linked = row
+        .get::<Option<String>, _>("linked_registration_no")
+        .map(|n| serde_json::json!({"registration_no": n}));
     let timeline: Vec<serde_json::Value> = sqlx::query(
         "SELECT at, kind, detail FROM case_timeline WHERE case_id = $1 ORDER BY at, id",
     )
@@ -174,8 +292,24 @@ pub async fn status(
         "channel": row.get::<String, _>("channel"),
         "category": row.get::<String, _>("category"),
         "received_at": row.get::<DateTime<Utc>, _>("received_at"),
-        "handled_by": row.get::<Option<String>, _>("unit_name"),
+        // An accusation's handling unit is not told (R13).
+        "handled_by": if confidential { None } else { row.get::<Option<String>, _>("unit_name") },
+        "acceptance": acceptance,
         "due_at": row.get::<Option<DateTime<Utc>>, _>("due_at"),
+        "deadline": row.get::<Option<DateTime<Utc>>, _>("due_at").map(|d| serde_json::json!({
+            "stage": row.get::<Option<String>, _>("due_stage"),
+            "due_at": d,
+            "policy_id": row.get::<Option<String>, _>("due_policy"),
+        })),
+        "anonymous": row.get::<bool, _>("anonymous"),
+        // 首接首办 (R9): the office that first received the matter.
+        "first_receiver_office": row.get::<String, _>("office_code"),
+        "reply": reply,
+        "linked_case": linked,
+        "reviews": reviews,
+        "follow_up": follow_up,
+        "satisfaction": f.satisfaction,
+        "notices": notices,
         "replied_at": f.replied_at,
         "review_window_until": window(&f, &settings),
         "review_state": f.review_state,
@@ -266,6 +400,17 @@ pub async fn review(
     )
     .bind(f.id)
     .bind(state)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| Problem::unavailable(&e))?;
+    sqlx::query(
+        "INSERT INTO reviews (case_id, level, kind, reason, requested_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(f.id)
+    .bind(if kind == ReviewKind::Review { 1i16 } else { 2 })
+    .bind(&b.kind)
+    .bind(b.reason.as_deref().map(str::trim).filter(|r| !r.is_empty()))
     .bind(now)
     .execute(&mut *tx)
     .await

@@ -41,8 +41,12 @@ use crate::places::Places;
         extension,
         extension_decision,
         reply,
+        get_reply,
         close,
-        unlink
+        unlink,
+        consultation,
+        opinion,
+        meeting
     ),
     components(schemas(
         CaseView,
@@ -51,7 +55,9 @@ use crate::places::Places;
         DecisionBody,
         ExtensionBody,
         ReplyBody,
-        UnlinkBody
+        UnlinkBody,
+        OpinionBody,
+        MeetingBody
     ))
 )]
 pub struct Doc;
@@ -73,6 +79,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::post().to(extension_decision),
         )
         .route("/v1/cases/{id}/reply", web::post().to(reply))
+        .route("/v1/cases/{id}/reply", web::get().to(get_reply))
+        .route("/v1/cases/{id}/consultation", web::get().to(consultation))
+        .route(
+            "/v1/cases/{id}/consultation/opinions",
+            web::post().to(opinion),
+        )
+        .route(
+            "/v1/cases/{id}/consultation/meeting",
+            web::post().to(meeting),
+        )
         .route("/v1/cases/{id}/close", web::post().to(close))
         .route("/v1/cases/{id}/unlink", web::post().to(unlink));
 }
@@ -228,6 +244,7 @@ async fn explain(
     user: Authenticated,
     path: web::Path<Uuid>,
     pool: web::Data<PgPool>,
+    clock: web::Data<Clock>,
 ) -> Result<HttpResponse, Problem> {
     let id = path.into_inner();
     let mut conn = pool.acquire().await.map_err(db)?;
@@ -261,6 +278,14 @@ async fn explain(
     let mut body = serde_json::to_value(&case).map_err(|e| Problem::internal(&e))?;
     body["case_id"] = serde_json::json!(id);
     body["decision"] = decision.unwrap_or(serde_json::Value::Null);
+    // Transfers never reset a case's age (R15): counted, with the time since registration.
+    body["transfers"] = serde_json::json!(
+        history
+            .iter()
+            .filter(|h| h["action"] == "transferred")
+            .count()
+    );
+    body["age_secs"] = serde_json::json!((clock.now() - case.registered_at).num_seconds().max(0));
     body["history"] = serde_json::json!(history);
     Ok(HttpResponse::Ok().json(body))
 }
@@ -930,6 +955,18 @@ async fn transfer_decision(
             "at most 500 characters",
         )]));
     }
+    // A transfer back to a unit the case already left (passing it to and fro) is the
+    // supervising office's decision, not the dispatching office's alone.
+    let back: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM case_history h JOIN cases c ON c.id = h.case_id
+             WHERE h.case_id = $1 AND h.action = 'transferred'
+               AND h.detail ->> 'from_unit_id' = c.pending ->> 'to_unit_id')",
+    )
+    .bind(*path)
+    .fetch_one(pool.get_ref())
+    .await
+    .map_err(db)?;
+    let supervises = user.0.has_role(roles::SUPERVISOR) || user.0.has_role(roles::ADMIN);
     act(
         ctx!(user, path, pool, clock, outbox),
         Who::DispatchingOffice,
@@ -939,6 +976,12 @@ async fn transfer_decision(
                 return Err(illegal(c, "decide a transfer for"));
             }
             let s = |k: &str| p[k].as_str().unwrap_or_default().to_owned();
+            if back && b.approve && !supervises {
+                return Err(Problem::forbidden(format!(
+                    "{} already handed this case on: sending it back needs a supervisor's approval",
+                    s("to_unit_id")
+                )));
+            }
             if !b.approve {
                 return Ok((
                     Move {
@@ -1142,6 +1185,10 @@ struct ReplyBody {
     /// support (支持), explain (解释) or not_support (不予支持).
     outcome: String,
     text: String,
+    /// Whether the reply is delivered to the petitioner (default true). An anonymous
+    /// item has nobody to deliver to: its result is recorded with `deliver: false`.
+    #[serde(default)]
+    deliver: Option<bool>,
 }
 
 /// The written reply to the petitioner (信访条例 Art. 32).
@@ -1190,12 +1237,41 @@ async fn reply(
         return Err(Problem::validation(errs));
     }
     let outcome = outcome.unwrap_or(ReplyOutcome::Unspecified);
+    let anonymous: bool =
+        sqlx::query_scalar("SELECT COALESCE((SELECT anonymous FROM cases WHERE id = $1), FALSE)")
+            .bind(*path)
+            .fetch_one(pool.get_ref())
+            .await
+            .map_err(db)?;
+    let deliver = b.deliver.unwrap_or(true);
+    {
+        // R11: a case with assisting units is replied to after the joint consultation.
+        let mut conn = pool.acquire().await.map_err(db)?;
+        if let Ok(case) = load(&mut conn, *path, false).await
+            && access(&user.0, &case).is_ok()
+        {
+            let state = consult_state(&mut conn, &case).await?;
+            if state.required && !state.ready() {
+                return Err(Problem::conflict(format!(
+                    "the joint consultation (联合会商) comes first: {}",
+                    state.missing_text()
+                )));
+            }
+        }
+    }
     act(
         ctx!(user, path, pool, clock, outbox),
         Who::LeadHandler,
         move |c, _| {
             if c.status != "accepted" {
                 return Err(illegal(c, "reply to"));
+            }
+            if anonymous && deliver {
+                // R3: checked once the caller is known to act on the case.
+                return Err(Problem::validation(vec![FieldError::new(
+                    "deliver",
+                    "an anonymous item has nobody to deliver a reply to; record the result with deliver: false",
+                )]));
             }
             let len = u32::try_from(b.text.chars().count()).unwrap_or(u32::MAX);
             Ok((
@@ -1204,7 +1280,7 @@ async fn reply(
                     history: (
                         "replied",
                         serde_json::json!({"outcome": b.outcome, "text_length": len,
-                        "review_level": c.review_level}),
+                        "review_level": c.review_level, "delivered": deliver && !anonymous}),
                     ),
                     events: vec![Payload::ReplyIssued(ReplyIssued {
                         unit_id: c.unit().to_owned(),
@@ -1223,6 +1299,383 @@ async fn reply(
         },
     )
     .await
+}
+
+/// The latest written reply, for those who may see the case (intake reads it for the
+/// petitioner's view: the text never travels on the bus).
+#[utoipa::path(
+    get,
+    path = "/v1/cases/{id}/reply",
+    tag = "workbench",
+    params(("id" = Uuid, Path, description = "The case id")),
+    responses(
+        (status = 200, description = "{case_id, outcome, text, unit_id, replied_at, review_level}"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such case for this caller, or no reply yet", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
+async fn get_reply(
+    user: Authenticated,
+    path: web::Path<Uuid>,
+    pool: web::Data<PgPool>,
+) -> Result<HttpResponse, Problem> {
+    let id = path.into_inner();
+    let mut conn = pool.acquire().await.map_err(db)?;
+    let case = load(&mut conn, id, false).await?;
+    access(&user.0, &case)?;
+    let row = sqlx::query(
+        "SELECT c.reply_outcome, c.reply_text,
+                (SELECT h.at FROM case_history h WHERE h.case_id = c.id AND h.action = 'replied'
+                 ORDER BY h.id DESC LIMIT 1) AS replied_at
+         FROM cases c WHERE c.id = $1",
+    )
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db)?;
+    let (Some(outcome), Some(text), Some(at)) = (
+        row.get::<Option<String>, _>("reply_outcome"),
+        row.get::<Option<String>, _>("reply_text"),
+        row.get::<Option<DateTime<Utc>>, _>("replied_at"),
+    ) else {
+        return Err(Problem::not_found("reply"));
+    };
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "case_id": id,
+        "outcome": outcome,
+        "text": text,
+        "unit_id": case.unit_id,
+        "replied_at": at,
+        "review_level": case.review_level,
+    })))
+}
+
+/// Where a case's joint consultation stands for its current handling round.
+struct Consult {
+    required: bool,
+    units: Vec<String>,
+    opinions: Vec<serde_json::Value>,
+    missing: Vec<String>,
+    meeting: Option<serde_json::Value>,
+}
+
+impl Consult {
+    fn ready(&self) -> bool {
+        self.missing.is_empty() && self.meeting.is_some()
+    }
+    fn missing_text(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.missing.is_empty() {
+            parts.push(format!(
+                "written opinions missing from {}",
+                self.missing.join(", ")
+            ));
+        }
+        if self.meeting.is_none() {
+            parts.push("no meeting record".to_owned());
+        }
+        parts.join("; ")
+    }
+}
+
+async fn consult_state(conn: &mut PgConnection, c: &CaseView) -> Result<Consult, Problem> {
+    let mut units = vec![c.unit().to_owned()];
+    units.extend(c.assisting_unit_ids.iter().cloned());
+    let opinions: Vec<serde_json::Value> = sqlx::query(
+        "SELECT unit_id, text, by_sub, at FROM consultation_opinions
+         WHERE case_id = $1 AND review_level = $2 ORDER BY at",
+    )
+    .bind(c.id)
+    .bind(c.review_level)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?
+    .iter()
+    .map(|r| {
+        serde_json::json!({
+            "unit_id": r.get::<String, _>("unit_id"),
+            "text": r.get::<String, _>("text"),
+            "by": r.get::<String, _>("by_sub"),
+            "at": r.get::<DateTime<Utc>, _>("at"),
+        })
+    })
+    .collect();
+    let missing = units
+        .iter()
+        .filter(|u| !opinions.iter().any(|o| o["unit_id"] == u.as_str()))
+        .cloned()
+        .collect();
+    let meeting = sqlx::query(
+        "SELECT held_at, participants, minutes, by_sub, at FROM consultation_meetings
+         WHERE case_id = $1 AND review_level = $2",
+    )
+    .bind(c.id)
+    .bind(c.review_level)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db)?
+    .map(|r| {
+        serde_json::json!({
+            "held_at": r.get::<DateTime<Utc>, _>("held_at"),
+            "participants": r.get::<Vec<String>, _>("participants"),
+            "minutes": r.get::<String, _>("minutes"),
+            "by": r.get::<String, _>("by_sub"),
+            "at": r.get::<DateTime<Utc>, _>("at"),
+        })
+    });
+    Ok(Consult {
+        required: !c.assisting_unit_ids.is_empty(),
+        units,
+        opinions,
+        missing,
+        meeting,
+    })
+}
+
+fn consult_json(c: &CaseView, s: &Consult) -> serde_json::Value {
+    serde_json::json!({
+        "case_id": c.id,
+        "review_level": c.review_level,
+        "required": s.required,
+        "lead_unit_id": c.unit_id,
+        "assisting_unit_ids": c.assisting_unit_ids,
+        "opinions": s.opinions,
+        "missing_opinions": s.missing,
+        "meeting": s.meeting,
+        "ready": !s.required || s.ready(),
+        "units": s.units,
+    })
+}
+
+/// The joint consultation (联合会商, R11) of a case with assisting units: each unit's
+/// written opinion and the meeting record, for the current handling round.
+#[utoipa::path(
+    get,
+    path = "/v1/cases/{id}/consultation",
+    tag = "workbench",
+    params(("id" = Uuid, Path, description = "The case id")),
+    responses(
+        (status = 200, description = "{case_id, review_level, required, lead_unit_id, assisting_unit_ids, opinions: [{unit_id, text, by, at}], missing_opinions, meeting: {held_at, participants, minutes, by, at}, ready}"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource for this caller (also outside its scope)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
+async fn consultation(
+    user: Authenticated,
+    path: web::Path<Uuid>,
+    pool: web::Data<PgPool>,
+) -> Result<HttpResponse, Problem> {
+    let mut conn = pool.acquire().await.map_err(db)?;
+    let case = load(&mut conn, *path, false).await?;
+    access(&user.0, &case)?;
+    let st = consult_state(&mut conn, &case).await?;
+    Ok(HttpResponse::Ok().json(consult_json(&case, &st)))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct OpinionBody {
+    text: String,
+}
+
+/// The caller's unit's written opinion (lead or assisting; given again, it replaces
+/// the earlier one), while the case is being handled.
+#[utoipa::path(
+    post,
+    path = "/v1/cases/{id}/consultation/opinions",
+    tag = "workbench",
+    params(("id" = Uuid, Path, description = "The case id")),
+    request_body = OpinionBody,
+    responses(
+        (status = 200, description = "The consultation after the opinion"),
+        (status = 403, description = "Not a handler of the lead or an assisting unit", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource for this caller (also outside its scope)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The case is not being handled, or has no assisting units", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields missing or invalid, each named in errors[]", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
+async fn opinion(
+    user: Authenticated,
+    path: web::Path<Uuid>,
+    body: ValidJson<OpinionBody>,
+    pool: web::Data<PgPool>,
+    clock: web::Data<Clock>,
+) -> Result<HttpResponse, Problem> {
+    let b = body.into_inner();
+    let mut tx = pool.begin().await.map_err(db)?;
+    let case = load(&mut tx, *path, true).await?;
+    let standing = access(&user.0, &case)?;
+    if !matches!(standing, Access::Lead | Access::Assisting) || !user.0.has_role(roles::HANDLER) {
+        return Err(Problem::forbidden(
+            "the lead and assisting units' handlers give the consultation's opinions",
+        ));
+    }
+    let mut errs = Vec::new();
+    xf_http::require_text(&mut errs, "text", &b.text, 5000);
+    if !errs.is_empty() {
+        return Err(Problem::validation(errs));
+    }
+    if case.assisting_unit_ids.is_empty() {
+        return Err(Problem::conflict(
+            "the case has no assisting units: no joint consultation",
+        ));
+    }
+    if case.status != "accepted" {
+        return Err(illegal(&case, "consult on"));
+    }
+    let unit = user.0.unit.clone().unwrap_or_default();
+    let now = clock.now();
+    sqlx::query(
+        "INSERT INTO consultation_opinions (case_id, review_level, unit_id, text, by_sub, at)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (case_id, review_level, unit_id) DO UPDATE SET text = EXCLUDED.text,
+             by_sub = EXCLUDED.by_sub, at = EXCLUDED.at",
+    )
+    .bind(case.id)
+    .bind(case.review_level)
+    .bind(&unit)
+    .bind(b.text.trim())
+    .bind(&user.0.sub)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?;
+    history(
+        &mut tx,
+        case.id,
+        now,
+        "consultation_opinion",
+        serde_json::json!({"unit_id": unit, "by": user.0.sub, "text_length": b.text.chars().count()}),
+    )
+    .await
+    .map_err(db)?;
+    let st = consult_state(&mut tx, &case).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(HttpResponse::Ok().json(consult_json(&case, &st)))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct MeetingBody {
+    held_at: Option<String>,
+    /// The units that took part: the lead and every assisting unit.
+    participants: Vec<String>,
+    minutes: String,
+}
+
+/// The consultation meeting's record (会商纪要), by the lead unit.
+#[utoipa::path(
+    post,
+    path = "/v1/cases/{id}/consultation/meeting",
+    tag = "workbench",
+    params(("id" = Uuid, Path, description = "The case id")),
+    request_body = MeetingBody,
+    responses(
+        (status = 200, description = "The consultation after the meeting record"),
+        (status = 403, description = "Not a handler of the lead unit", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource for this caller (also outside its scope)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The case is not being handled, or has no assisting units", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields missing or invalid, each named in errors[]", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
+async fn meeting(
+    user: Authenticated,
+    path: web::Path<Uuid>,
+    body: ValidJson<MeetingBody>,
+    pool: web::Data<PgPool>,
+    clock: web::Data<Clock>,
+) -> Result<HttpResponse, Problem> {
+    let b = body.into_inner();
+    let now = clock.now();
+    let mut tx = pool.begin().await.map_err(db)?;
+    let case = load(&mut tx, *path, true).await?;
+    if access(&user.0, &case)? != Access::Lead || !user.0.has_role(roles::HANDLER) {
+        return Err(Problem::forbidden(
+            "the lead unit's handlers record the consultation meeting",
+        ));
+    }
+    let mut errs = Vec::new();
+    let held_at = match b.held_at.as_deref().map(DateTime::parse_from_rfc3339) {
+        Some(Ok(t)) if t.with_timezone(&Utc) <= now => Some(t.with_timezone(&Utc)),
+        Some(Ok(_)) => {
+            errs.push(FieldError::new(
+                "held_at",
+                "a meeting held, not planned: not in the future",
+            ));
+            None
+        }
+        _ => {
+            errs.push(FieldError::new("held_at", "an RFC 3339 moment"));
+            None
+        }
+    };
+    let mut needed = vec![case.unit().to_owned()];
+    needed.extend(case.assisting_unit_ids.iter().cloned());
+    let absent: Vec<&String> = needed
+        .iter()
+        .filter(|u| !b.participants.iter().any(|p| p.trim() == u.as_str()))
+        .collect();
+    if !absent.is_empty() {
+        errs.push(FieldError::new(
+            "participants",
+            format!(
+                "the lead and every assisting unit take part; missing {}",
+                absent
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    xf_http::require_text(&mut errs, "minutes", &b.minutes, 10_000);
+    let (Some(held_at), true) = (held_at, errs.is_empty()) else {
+        return Err(Problem::validation(errs));
+    };
+    if case.assisting_unit_ids.is_empty() {
+        return Err(Problem::conflict(
+            "the case has no assisting units: no joint consultation",
+        ));
+    }
+    if case.status != "accepted" {
+        return Err(illegal(&case, "consult on"));
+    }
+    let participants: Vec<String> = b.participants.iter().map(|p| p.trim().to_owned()).collect();
+    sqlx::query(
+        "INSERT INTO consultation_meetings (case_id, review_level, held_at, participants, minutes, by_sub, at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (case_id, review_level) DO UPDATE SET held_at = EXCLUDED.held_at,
+             participants = EXCLUDED.participants, minutes = EXCLUDED.minutes,
+             by_sub = EXCLUDED.by_sub, at = EXCLUDED.at",
+    )
+    .bind(case.id)
+    .bind(case.review_level)
+    .bind(held_at)
+    .bind(&participants)
+    .bind(b.minutes.trim())
+    .bind(&user.0.sub)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?;
+    history(
+        &mut tx,
+        case.id,
+        now,
+        "consultation_meeting",
+        serde_json::json!({"held_at": held_at, "participants": participants, "by": user.0.sub}),
+    )
+    .await
+    .map_err(db)?;
+    let st = consult_state(&mut tx, &case).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(HttpResponse::Ok().json(consult_json(&case, &st)))
 }
 
 #[utoipa::path(

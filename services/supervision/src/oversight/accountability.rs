@@ -18,11 +18,12 @@ use super::{OVERSEERS, db, parse_time, scope_filter};
 
 /// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(report))]
+#[openapi(paths(report, perfunctory))]
 pub struct Doc;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/accountability", web::get().to(report));
+    cfg.route("/v1/accountability", web::get().to(report))
+        .route("/v1/accountability/perfunctory", web::get().to(perfunctory));
 }
 
 /// A repeat petition was linked to an original case: each deadline the original missed
@@ -60,7 +61,107 @@ pub(super) async fn linked(
     .bind(ev.occurred_at)
     .execute(&mut *tx)
     .await?;
+    // R17: back on the same matter while the reply's review window is open — the reply
+    // did not settle it. Flagged against the unit that replied.
+    sqlx::query(
+        "INSERT INTO perfunctory_flags (original_case_id, new_case_id, unit_id, jurisdiction_code,
+             replied_at, window_until, followed_by, at)
+         SELECT c.case_id, $2, COALESCE(NULLIF(c.unit_id, ''), $3), c.jurisdiction_code,
+                c.started_at, c.due_at, $4, $5
+         FROM clocks c
+         WHERE c.case_id = $1 AND c.stage IN ('review_window', 'rereview_window')
+           AND c.started_at <= $5 AND c.due_at >= $5
+         ORDER BY c.started_at DESC LIMIT 1
+         ON CONFLICT (new_case_id) DO NOTHING",
+    )
+    .bind(original)
+    .bind(ev.case_id)
+    .bind(&d.original_unit_id)
+    .bind(followed_by)
+    .bind(ev.occurred_at)
+    .execute(&mut *tx)
+    .await?;
     Ok(())
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct FlagQuery {
+    jurisdiction: Option<String>,
+    unit_id: Option<String>,
+}
+
+/// Perfunctory-handling flags (R17) under a jurisdiction: a replied case whose
+/// petitioner came back on the same matter, or over the tier, inside the review window.
+#[utoipa::path(
+    get,
+    path = "/v1/accountability/perfunctory",
+    tag = "accountability",
+    params(FlagQuery),
+    responses(
+        (status = 200, description = "{jurisdiction, items: [{unit_id, jurisdiction_code, original_case_id, new_case_id, replied_at, window_until, followed_by, at}], by_unit: [{unit_id, flags}]}"),
+        (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the role or the jurisdiction for this", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields missing or invalid, each named in errors[]", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
+async fn perfunctory(
+    user: Authenticated,
+    q: web::Query<FlagQuery>,
+    pool: web::Data<PgPool>,
+) -> Result<HttpResponse, Problem> {
+    let u = &user.0;
+    u.require_any_role(&OVERSEERS)?;
+    let mut errs: Vec<FieldError> = Vec::new();
+    let scope = scope_filter(u, q.jurisdiction.as_deref(), &mut errs)?;
+    if !errs.is_empty() {
+        return Err(Problem::validation(errs));
+    }
+    let rows = sqlx::query(
+        "SELECT unit_id, jurisdiction_code, original_case_id, new_case_id, replied_at,
+                window_until, followed_by, at
+         FROM perfunctory_flags f
+         WHERE jurisdiction_code LIKE $1 AND ($2::text IS NULL OR unit_id = $2)
+           AND ($3::text IS NULL OR NOT EXISTS (SELECT 1 FROM oversight_cases o
+                 WHERE o.case_id IN (f.original_case_id, f.new_case_id)
+                   AND o.excluded_unit_id = $3))
+         ORDER BY at DESC, id DESC LIMIT 10000",
+    )
+    .bind(format!("{scope}%"))
+    .bind(&q.unit_id)
+    // The accused unit never learns of a case it is accused in (R13).
+    .bind(u.unit.as_deref().filter(|x| !x.is_empty()))
+    .fetch_all(pool.get_ref())
+    .await
+    .map_err(db)?;
+    let mut by_unit: std::collections::BTreeMap<String, i64> = Default::default();
+    let items: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            let unit: String = r.get("unit_id");
+            *by_unit.entry(unit.clone()).or_default() += 1;
+            serde_json::json!({
+                "unit_id": unit,
+                "jurisdiction_code": r.get::<String, _>("jurisdiction_code"),
+                "original_case_id": r.get::<Uuid, _>("original_case_id"),
+                "new_case_id": r.get::<Uuid, _>("new_case_id"),
+                "replied_at": r.get::<DateTime<Utc>, _>("replied_at"),
+                "window_until": r.get::<DateTime<Utc>, _>("window_until"),
+                "followed_by": r.get::<String, _>("followed_by"),
+                "at": r.get::<DateTime<Utc>, _>("at"),
+            })
+        })
+        .collect();
+    let by_unit: Vec<serde_json::Value> = by_unit
+        .into_iter()
+        .map(|(unit_id, flags)| serde_json::json!({"unit_id": unit_id, "flags": flags}))
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "jurisdiction": scope, "items": items, "by_unit": by_unit,
+    })))
 }
 
 /// Chinese names of the clock stages, for the export.

@@ -1,5 +1,7 @@
 //! Supervision cards (督办卡, R14): an instruction to an undertaking unit with a
-//! deadline. issued → acknowledged → in_progress → completed; supervisors urge (催办);
+//! deadline. Drafted (拟办) → approved by a second supervisor → issued, or issued at
+//! once; issued → acknowledged → in_progress → completed (answered); supervisors urge
+//! (催办) and transfer it to another unit (转办);
 //! a card past its deadline escalates its case one tier up, exactly once.
 //! Each action is one transaction: the card, its history and its events.
 
@@ -22,8 +24,19 @@ use super::{OVERSEERS, db, ident, scope_filter, tier_of};
 /// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(issue, list, show, acknowledge, progress, complete, urge),
-    components(schemas(Card, IssueBody, ProgressBody, CompleteBody, UrgeBody))
+    paths(
+        issue,
+        list,
+        show,
+        acknowledge,
+        progress,
+        complete,
+        urge,
+        approve,
+        issue_draft,
+        transfer
+    ),
+    components(schemas(Card, IssueBody, ProgressBody, CompleteBody, UrgeBody, TransferBody))
 )]
 pub struct Doc;
 
@@ -34,17 +47,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/v1/cards/{id}/acknowledge", web::post().to(acknowledge))
         .route("/v1/cards/{id}/progress", web::post().to(progress))
         .route("/v1/cards/{id}/complete", web::post().to(complete))
-        .route("/v1/cards/{id}/urge", web::post().to(urge));
+        .route("/v1/cards/{id}/urge", web::post().to(urge))
+        .route("/v1/cards/{id}/approve", web::post().to(approve))
+        .route("/v1/cards/{id}/issue", web::post().to(issue_draft))
+        .route("/v1/cards/{id}/transfer", web::post().to(transfer));
 }
 
-const STATES: [&str; 4] = ["issued", "acknowledged", "in_progress", "completed"];
+const STATES: [&str; 6] = [
+    "draft",
+    "approved",
+    "issued",
+    "acknowledged",
+    "in_progress",
+    "completed",
+];
 
 /// The longest deadline a card may set.
 const MAX_DAYS_AHEAD: i64 = 366;
 
 const CARD_COLUMNS: &str = "id, case_id, jurisdiction_code, instruction, undertaking_unit_id,
     state, issued_by, issued_at, due_at, acknowledged_at, acknowledged_by, completed_at,
-    completed_by, result, overdue_at, updated_at,
+    completed_by, result, overdue_at, updated_at, approved_by, approved_at, transfers,
     (SELECT count(*) FROM card_urges u WHERE u.card_id = cards.id) AS urges,
     (SELECT o.excluded_unit_id FROM oversight_cases o WHERE o.case_id = cards.case_id)
         AS excluded_unit_id";
@@ -69,6 +92,10 @@ pub struct Card {
     pub overdue: bool,
     pub overdue_at: Option<DateTime<Utc>>,
     pub urge_count: i64,
+    pub approved_by: Option<String>,
+    pub approved_at: Option<DateTime<Utc>>,
+    /// How often the card was transferred to another unit (转办).
+    pub transfers: i32,
     pub updated_at: DateTime<Utc>,
     /// The case's accused unit: never sees the card.
     #[serde(skip)]
@@ -96,6 +123,9 @@ impl Card {
             overdue: overdue_at.is_some(),
             overdue_at,
             urge_count: r.get("urges"),
+            approved_by: r.get("approved_by"),
+            approved_at: r.get("approved_at"),
+            transfers: r.get("transfers"),
             updated_at: r.get("updated_at"),
             excluded_unit_id: r.get("excluded_unit_id"),
         }
@@ -170,6 +200,9 @@ struct IssueBody {
     instruction: String,
     undertaking_unit_id: String,
     due_at: DateTime<Utc>,
+    /// Draft it (拟办) for a second supervisor's approval instead of issuing at once.
+    #[serde(default)]
+    draft: bool,
 }
 
 /// Issues a card on a case the registry knows, within the issuer's jurisdiction.
@@ -231,7 +264,7 @@ async fn issue(
     sqlx::query(
         "INSERT INTO cards (id, case_id, jurisdiction_code, instruction, undertaking_unit_id,
              state, issued_by, issued_at, due_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, 'issued', $6, $7, $8, $7)",
+         VALUES ($1, $2, $3, $4, $5, $9, $6, $7, $8, $7)",
     )
     .bind(id)
     .bind(b.case_id)
@@ -241,6 +274,7 @@ async fn issue(
     .bind(&u.sub)
     .bind(now)
     .bind(b.due_at)
+    .bind(if b.draft { "draft" } else { "issued" })
     .execute(&mut *tx)
     .await
     .map_err(db)?;
@@ -248,12 +282,19 @@ async fn issue(
         &mut tx,
         id,
         now,
-        "issued",
+        if b.draft { "drafted" } else { "issued" },
         &u.sub,
         serde_json::json!({"undertaking_unit_id": b.undertaking_unit_id, "due_at": b.due_at}),
     )
     .await
     .map_err(db)?;
+    if b.draft {
+        let card = load(&mut tx, id, false).await?;
+        tx.commit().await.map_err(db)?;
+        return Ok(HttpResponse::Created()
+            .insert_header(("Location", format!("/v1/cards/{id}")))
+            .json(card));
+    }
     let code = case.jurisdiction_code.as_str();
     let env = xf_events::envelope(
         b.case_id,
@@ -495,6 +536,9 @@ struct Change {
     report: Option<String>,
     urge: Option<String>,
     result: Option<String>,
+    /// Issue the card (again) to this unit: `SupervisionCardIssued`.
+    issue_to: Option<String>,
+    approving: bool,
 }
 
 fn illegal(card: &Card, action: &str) -> Problem {
@@ -509,6 +553,19 @@ async fn act(
     pool: &PgPool,
     now: DateTime<Utc>,
     who: Who,
+    step: impl FnOnce(&Card) -> Result<Change, Problem>,
+) -> Result<HttpResponse, Problem> {
+    act_with(user, id, pool, now, who, None, step).await
+}
+
+/// [`act`], with an outbox for a step that issues the card.
+async fn act_with(
+    user: Claims,
+    id: Uuid,
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    who: Who,
+    outbox: Option<&Outbox>,
     step: impl FnOnce(&Card) -> Result<Change, Problem>,
 ) -> Result<HttpResponse, Problem> {
     let mut tx = pool.begin().await.map_err(db)?;
@@ -546,6 +603,44 @@ async fn act(
     .execute(&mut *tx)
     .await
     .map_err(db)?;
+    if ch.approving {
+        sqlx::query("UPDATE cards SET approved_by = $2, approved_at = $3 WHERE id = $1")
+            .bind(card.id)
+            .bind(&user.sub)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+    }
+    if let (Some(unit), Some(outbox)) = (&ch.issue_to, outbox) {
+        let moved = unit != &card.undertaking_unit_id;
+        sqlx::query(
+            "UPDATE cards SET undertaking_unit_id = $2, issued_at = $3,
+                 transfers = transfers + $4, acknowledged_at = NULL, acknowledged_by = NULL
+             WHERE id = $1",
+        )
+        .bind(card.id)
+        .bind(unit)
+        .bind(now)
+        .bind(i32::from(moved))
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        let code = card.jurisdiction_code.as_str();
+        let env = xf_events::envelope(
+            card.case_id,
+            crate::SERVICE,
+            tier_of(code),
+            code,
+            now,
+            Payload::SupervisionCardIssued(SupervisionCardIssued {
+                card_id: card.id.to_string(),
+                unit_id: unit.clone(),
+                due_at: Some(xf_events::timestamp(card.due_at)),
+            }),
+        );
+        outbox.put(&mut tx, &env).await.map_err(db)?;
+    }
     if let Some(t) = &ch.report {
         sqlx::query("INSERT INTO card_reports (card_id, at, by_sub, text) VALUES ($1, $2, $3, $4)")
             .bind(card.id)
@@ -780,7 +875,8 @@ async fn urge(
         clock.now(),
         Who::Supervisor,
         move |c| {
-            if c.state == "completed" {
+            if matches!(c.state.as_str(), "completed" | "draft" | "approved") {
+                // An answered card, or one not yet issued, has nobody to urge.
                 return Err(illegal(c, "urge"));
             }
             Ok(Change {
@@ -788,6 +884,173 @@ async fn urge(
                 action: "urged",
                 detail: serde_json::json!({"urge_number": c.urge_count + 1}),
                 urge: Some(b.note.trim().to_owned()),
+                ..Change::default()
+            })
+        },
+    )
+    .await
+}
+
+/// Approves a drafted card (拟办 → approved): a supervisor other than the drafter.
+#[utoipa::path(
+    post,
+    path = "/v1/cards/{id}/approve",
+    tag = "cards",
+    params(("id" = Uuid, Path, description = "The card id")),
+    responses(
+        (status = 200, description = "The card, approved"),
+        (status = 403, description = "Not a supervisor over the card, or its drafter", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource for this caller (also outside its scope)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not a draft", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
+async fn approve(
+    user: Authenticated,
+    path: web::Path<Uuid>,
+    pool: web::Data<PgPool>,
+    clock: web::Data<Clock>,
+) -> Result<HttpResponse, Problem> {
+    let sub = user.0.sub.clone();
+    act(
+        user.0,
+        path.into_inner(),
+        &pool,
+        clock.now(),
+        Who::Supervisor,
+        move |c| {
+            if c.state != "draft" {
+                return Err(illegal(c, "approve"));
+            }
+            if c.issued_by == sub {
+                return Err(Problem::forbidden(
+                    "a draft is approved by another supervisor than its drafter",
+                ));
+            }
+            Ok(Change {
+                state: Some("approved"),
+                action: "approved",
+                approving: true,
+                ..Change::default()
+            })
+        },
+    )
+    .await
+}
+
+/// Issues an approved card to its undertaking unit (`SupervisionCardIssued`).
+#[utoipa::path(
+    post,
+    path = "/v1/cards/{id}/issue",
+    tag = "cards",
+    params(("id" = Uuid, Path, description = "The card id")),
+    responses(
+        (status = 200, description = "The card, issued"),
+        (status = 403, description = "Not a supervisor over the card", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource for this caller (also outside its scope)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not approved", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
+async fn issue_draft(
+    user: Authenticated,
+    path: web::Path<Uuid>,
+    pool: web::Data<PgPool>,
+    clock: web::Data<Clock>,
+    outbox: web::Data<Outbox>,
+) -> Result<HttpResponse, Problem> {
+    act_with(
+        user.0,
+        path.into_inner(),
+        &pool,
+        clock.now(),
+        Who::Supervisor,
+        Some(&outbox),
+        |c| {
+            if c.state != "approved" {
+                return Err(illegal(c, "issue"));
+            }
+            Ok(Change {
+                state: Some("issued"),
+                action: "issued",
+                detail: serde_json::json!({"undertaking_unit_id": c.undertaking_unit_id}),
+                issue_to: Some(c.undertaking_unit_id.clone()),
+                ..Change::default()
+            })
+        },
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct TransferBody {
+    to_unit_id: String,
+    reason: String,
+}
+
+/// Transfers an issued card to another undertaking unit (转办); it is issued to that
+/// unit afresh (`SupervisionCardIssued`), its deadline kept.
+#[utoipa::path(
+    post,
+    path = "/v1/cards/{id}/transfer",
+    tag = "cards",
+    params(("id" = Uuid, Path, description = "The card id")),
+    request_body = TransferBody,
+    responses(
+        (status = 200, description = "The card, issued to the new unit"),
+        (status = 403, description = "Not a supervisor over the card", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such resource for this caller (also outside its scope)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not issued, or already answered", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields missing or invalid, each named in errors[]", body = Problem, content_type = "application/problem+json")
+    ),
+    security(("bearer" = []))
+)]
+async fn transfer(
+    user: Authenticated,
+    path: web::Path<Uuid>,
+    body: ValidJson<TransferBody>,
+    pool: web::Data<PgPool>,
+    clock: web::Data<Clock>,
+    outbox: web::Data<Outbox>,
+) -> Result<HttpResponse, Problem> {
+    let b = body.into_inner();
+    let mut errs = Vec::new();
+    ident(&mut errs, "to_unit_id", &b.to_unit_id);
+    xf_http::require_text(&mut errs, "reason", &b.reason, 500);
+    if !errs.is_empty() {
+        return Err(Problem::validation(errs));
+    }
+    let to = b.to_unit_id.trim().to_owned();
+    act_with(
+        user.0,
+        path.into_inner(),
+        &pool,
+        clock.now(),
+        Who::Supervisor,
+        Some(&outbox),
+        move |c| {
+            if !matches!(c.state.as_str(), "issued" | "acknowledged" | "in_progress") {
+                return Err(illegal(c, "transfer"));
+            }
+            if to == c.undertaking_unit_id {
+                return Err(Problem::validation(vec![FieldError::new(
+                    "to_unit_id",
+                    "the card is already with this unit",
+                )]));
+            }
+            if c.excluded_unit_id.as_deref() == Some(to.as_str()) {
+                return Err(Problem::validation(vec![FieldError::new(
+                    "to_unit_id",
+                    "the accused unit may not undertake a card on this case",
+                )]));
+            }
+            Ok(Change {
+                state: Some("issued"),
+                action: "transferred",
+                detail: serde_json::json!({"from_unit_id": c.undertaking_unit_id,
+                    "to_unit_id": to, "reason": b.reason.trim()}),
+                issue_to: Some(to),
                 ..Change::default()
             })
         },
@@ -815,7 +1078,8 @@ pub async fn sweep_overdue(
     let rows = sqlx::query(
         "SELECT c.id, c.case_id, c.undertaking_unit_id, c.due_at, o.jurisdiction_code
          FROM cards c JOIN oversight_cases o ON o.case_id = c.case_id
-         WHERE c.state <> 'completed' AND c.overdue_at IS NULL AND c.due_at <= $1
+         WHERE c.state NOT IN ('completed', 'draft', 'approved') AND c.overdue_at IS NULL
+           AND c.due_at <= $1
          ORDER BY c.due_at, c.id
          LIMIT 500
          FOR UPDATE OF c, o SKIP LOCKED",
@@ -832,7 +1096,8 @@ pub async fn sweep_overdue(
         let code: String = r.get("jurisdiction_code");
         let marked = sqlx::query(
             "UPDATE cards SET overdue_at = $2, updated_at = $2
-             WHERE id = $1 AND overdue_at IS NULL AND state <> 'completed'",
+             WHERE id = $1 AND overdue_at IS NULL
+               AND state NOT IN ('completed', 'draft', 'approved')",
         )
         .bind(id)
         .bind(now)

@@ -129,10 +129,12 @@ pub(super) async fn registered(
     let excluded = (!r.excluded_unit_id.is_empty()).then_some(r.excluded_unit_id.as_str());
     sqlx::query(
         "INSERT INTO oversight_cases (case_id, tier, jurisdiction_code, unit_id, dispatched,
-             first_seen_at, moved_at, closed_at, matter_code, excluded_unit_id, confidential)
-         VALUES ($1, $2, $3, NULL, FALSE, $4, $5, $6, $3, $7, $8)
+             first_seen_at, moved_at, closed_at, matter_code, excluded_unit_id, confidential,
+             anonymous)
+         VALUES ($1, $2, $3, NULL, FALSE, $4, $5, $6, $3, $7, $8, $9)
          ON CONFLICT (case_id) DO UPDATE SET matter_code = EXCLUDED.matter_code,
-             excluded_unit_id = EXCLUDED.excluded_unit_id, confidential = EXCLUDED.confidential",
+             excluded_unit_id = EXCLUDED.excluded_unit_id, confidential = EXCLUDED.confidential,
+             anonymous = EXCLUDED.anonymous",
     )
     .bind(ev.case_id)
     .bind(xf_events::tier_name(tier_of(code)))
@@ -142,6 +144,7 @@ pub(super) async fn registered(
     .bind(r.answered_on_spot.then_some(ev.occurred_at))
     .bind(excluded)
     .bind(r.confidential || excluded.is_some())
+    .bind(r.anonymous)
     .execute(&mut *tx)
     .await?;
     Ok(())

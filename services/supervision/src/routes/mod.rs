@@ -31,7 +31,8 @@ use crate::sweeper::Sweeper;
         list_policies,
         effective,
         list_presets,
-        sweep_now
+        sweep_now,
+        preview
     ),
     components(schemas(PauseBody, PolicyBody, Problem, xf_http::FieldError))
 )]
@@ -58,6 +59,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         cards::Doc::openapi(),
         ownership::Doc::openapi(),
         accountability::Doc::openapi(),
+        crate::notices::Doc::openapi(),
     ] {
         doc.merge(part);
     }
@@ -77,8 +79,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/v1/policies/{id}", web::get().to(get_policy))
         .route("/v1/policies/{id}", web::put().to(put_policy))
         .route("/v1/policy-presets", web::get().to(list_presets))
+        .route("/v1/deadlines/preview", web::get().to(preview))
         .route("/v1/admin/sweep", web::post().to(sweep_now));
     crate::oversight::configure(cfg);
+    crate::notices::configure(cfg);
 }
 
 fn db(e: sqlx::Error) -> Problem {
@@ -96,7 +100,7 @@ fn db(e: sqlx::Error) -> Problem {
     tag = "clocks",
     params(("id" = Uuid, Path, description = "The case id")),
     responses(
-        (status = 200, description = "{case_id, trace_id, clocks: [{stage, tier, jurisdiction_code, unit_id, started_at, due_at, stopped_at, state, period_days, counting, extended_days, paused_at, paused_secs, breached_at, provisional, policy, policy_version, warnings_sent}]}"),
+        (status = 200, description = "{case_id, trace_id, first_started_at, age_secs, transfers, pauses: [{stage, reason, note, planned_days, paused_by, paused_at, resumed_by, resumed_at, excluded_secs}], clocks: [{stage, tier, jurisdiction_code, unit_id, started_at, due_at, stopped_at, state, period_days, counting, extended_days, paused_at, paused_secs, breached_at, provisional, policy, policy_version, warnings_sent}]}"),
         (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such resource for this caller (also outside its scope)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
@@ -107,6 +111,7 @@ async fn deadlines(
     user: Authenticated,
     path: web::Path<Uuid>,
     pool: web::Data<PgPool>,
+    clock: web::Data<Clock>,
 ) -> Result<HttpResponse, Problem> {
     let id = path.into_inner();
     let mut conn = pool.acquire().await.map_err(db)?;
@@ -152,20 +157,66 @@ async fn deadlines(
             })
         })
         .collect();
+    let pauses: Vec<serde_json::Value> = sqlx::query(
+        "SELECT stage, reason, note, planned_days, paused_by, paused_at, resumed_by, resumed_at,
+                excluded_secs
+         FROM clock_pauses WHERE case_id = $1 ORDER BY paused_at, id",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db)?
+    .iter()
+    .map(|r| {
+        serde_json::json!({
+            "stage": r.get::<String, _>("stage"),
+            "reason": r.get::<String, _>("reason"),
+            "note": r.get::<Option<String>, _>("note"),
+            "planned_days": r.get::<i32, _>("planned_days"),
+            "paused_by": r.get::<String, _>("paused_by"),
+            "paused_at": r.get::<DateTime<Utc>, _>("paused_at"),
+            "resumed_by": r.get::<Option<String>, _>("resumed_by"),
+            "resumed_at": r.get::<Option<DateTime<Utc>>, _>("resumed_at"),
+            "excluded_secs": r.get::<Option<i64>, _>("excluded_secs"),
+        })
+    })
+    .collect();
+    let transfers: i64 = sqlx::query_scalar("SELECT count(*) FROM transfers WHERE case_id = $1")
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+    let first: DateTime<Utc> = rows[0].get("started_at");
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "case_id": id,
         "trace_id": trace_id,
+        // The case's age since its first clock started: transfers do not reset it.
+        "first_started_at": first,
+        "age_secs": (clock.now() - first).num_seconds().max(0),
+        "transfers": transfers,
         "clocks": clocks,
+        "pauses": pauses,
     })))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PauseBody {
+    /// hearing (听证) | appraisal (鉴定) | awaiting_petitioner (等待信访人补充材料) |
+    /// awaiting_authority (等待其他机关意见)
     reason: String,
+    /// Free text, kept here with the pause (never on the bus), at most 500 characters.
+    #[serde(default)]
+    note: Option<String>,
+    /// How long the pause is planned for: within what the policy still allows.
+    days: Option<i64>,
 }
 
-/// Pauses a live clock (e.g. while a hearing runs): the time until resume is excluded.
+/// Roles with the right to stop a clock: the supervising office.
+const PAUSERS: [&str; 2] = [roles::SUPERVISOR, roles::ADMIN];
+
+/// Pauses a live clock (a hearing, an appraisal, …): the time until resume is excluded,
+/// up to the policy's maximum. Supervisors over the case only; emits `ClockPaused`.
 #[utoipa::path(
     post,
     path = "/v1/cases/{id}/clocks/{stage}/pause",
@@ -173,7 +224,7 @@ struct PauseBody {
     params(("id" = Uuid, Path, description = "The case id"), ("stage" = String, Path, description = "acceptance, handling, review, …")),
     request_body = PauseBody,
     responses(
-        (status = 200, description = "{case_id, stage, state: paused, paused_at, reason}"),
+        (status = 200, description = "{case_id, stage, state: paused, paused_at, reason, days, max_pause_days, paused_secs_before}"),
         (status = 400, description = "Not valid JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The token lacks the role or the jurisdiction for this", body = Problem, content_type = "application/problem+json"),
@@ -190,18 +241,56 @@ async fn pause(
     body: ValidJson<PauseBody>,
     pool: web::Data<PgPool>,
     clock: web::Data<Clock>,
+    outbox: web::Data<Outbox>,
 ) -> Result<HttpResponse, Problem> {
     let (id, stage) = path.into_inner();
     let b = body.into_inner();
-    if b.reason.trim().is_empty() || b.reason.chars().count() > 500 {
-        return Err(Problem::validation(vec![FieldError::new(
-            "reason",
-            "1 to 500 characters",
-        )]));
-    }
     let now = clock.now();
     let mut tx = pool.begin().await.map_err(db)?;
     let c = live_for(&mut tx, &user, id, &stage).await?;
+    let mut errs = Vec::new();
+    let reason = policy::PAUSE_REASONS
+        .iter()
+        .find(|(n, _)| *n == b.reason)
+        .map(|(_, r)| *r);
+    if reason.is_none() {
+        errs.push(FieldError::new(
+            "reason",
+            format!(
+                "one of {}",
+                policy::PAUSE_REASONS
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    if b.note.as_ref().is_some_and(|n| n.chars().count() > 500) {
+        errs.push(FieldError::new("note", "at most 500 characters"));
+    }
+    let max_days = policy::resolve(&mut tx, &c.code, c.started_at, &stage)
+        .await
+        .map_err(db)?
+        .and_then(|r| r.spec.max_pause_days)
+        .unwrap_or(policy::DEFAULT_MAX_PAUSE_DAYS);
+    let left_secs = (max_days * 86_400 - c.paused_secs).max(0);
+    match b.days {
+        None => errs.push(FieldError::new("days", "how many days the pause is planned for")),
+        Some(d) if d < 1 => errs.push(FieldError::new("days", "at least 1")),
+        Some(d) if d * 86_400 > left_secs => errs.push(FieldError::new(
+            "days",
+            format!(
+                "past the maximum: the policy ({}) allows {max_days} days of pauses on this clock, {} left",
+                c.policy,
+                left_secs / 86_400
+            ),
+        )),
+        Some(_) => {}
+    }
+    let (Some(reason), Some(days), true) = (reason, b.days, errs.is_empty()) else {
+        return Err(Problem::validation(errs));
+    };
     if c.state == "paused" {
         return Err(Problem::conflict(format!(
             "the {stage} clock is already paused"
@@ -218,20 +307,51 @@ async fn pause(
         .execute(&mut *tx)
         .await
         .map_err(db)?;
+    sqlx::query(
+        "INSERT INTO clock_pauses (clock_id, case_id, stage, reason, note, planned_days, paused_by, paused_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(c.id)
+    .bind(id)
+    .bind(&stage)
+    .bind(&b.reason)
+    .bind(b.note.as_deref().map(str::trim).filter(|n| !n.is_empty()))
+    .bind(i32::try_from(days).unwrap_or(i32::MAX))
+    .bind(&user.0.sub)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?;
+    let env = xf_events::envelope(
+        id,
+        crate::SERVICE,
+        xf_events::tier_of_code(&c.code),
+        &c.code,
+        now,
+        xf_events::Payload::ClockPaused(xf_events::v1::ClockPaused {
+            stage: policy::stage_code(&stage) as i32,
+            reason: reason as i32,
+            planned_days: u32::try_from(days).unwrap_or(u32::MAX),
+            paused_secs_before: u64::try_from(c.paused_secs).unwrap_or(0),
+        }),
+    );
+    outbox.put(&mut tx, &env).await.map_err(db)?;
     tx.commit().await.map_err(db)?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "case_id": id, "stage": stage, "state": "paused", "paused_at": now, "reason": b.reason,
+        "days": days, "max_pause_days": max_days, "paused_secs_before": c.paused_secs,
     })))
 }
 
-/// Resumes a paused clock: its due moment moves by the time it was paused.
+/// Resumes a paused clock: its due moment moves by the time it was paused, at most
+/// what the policy's maximum still allows. Emits `ClockResumed`.
 #[utoipa::path(
     post,
     path = "/v1/cases/{id}/clocks/{stage}/resume",
     tag = "clocks",
     params(("id" = Uuid, Path, description = "The case id"), ("stage" = String, Path)),
     responses(
-        (status = 200, description = "{case_id, stage, state: running, due_at, paused_secs}"),
+        (status = 200, description = "{case_id, stage, state: running, due_at, paused_secs, excluded_secs}"),
         (status = 401, description = "No valid token (absent, forged, expired, wrong audience)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The token lacks the role or the jurisdiction for this", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such resource for this caller (also outside its scope)", body = Problem, content_type = "application/problem+json"),
@@ -257,12 +377,30 @@ async fn resume(
             "the {stage} clock is not paused"
         )));
     };
-    let paused = c.paused_secs + (now - paused_at).num_seconds().max(0);
+    let max_days = policy::resolve(&mut tx, &c.code, c.started_at, &stage)
+        .await
+        .map_err(db)?
+        .and_then(|r| r.spec.max_pause_days)
+        .unwrap_or(policy::DEFAULT_MAX_PAUSE_DAYS);
+    let left = (max_days * 86_400 - c.paused_secs).max(0);
+    let excluded = (now - paused_at).num_seconds().clamp(0, left);
+    let paused = c.paused_secs + excluded;
     sqlx::query("UPDATE clocks SET state = 'running', paused_at = NULL WHERE id = $1")
         .bind(c.id)
         .execute(&mut *tx)
         .await
         .map_err(db)?;
+    sqlx::query(
+        "UPDATE clock_pauses SET resumed_by = $2, resumed_at = $3, excluded_secs = $4
+         WHERE clock_id = $1 AND resumed_at IS NULL",
+    )
+    .bind(c.id)
+    .bind(&user.0.sub)
+    .bind(now)
+    .bind(excluded)
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?;
     c.state = "running".into();
     c.paused_at = None;
     let due = clocks::recompute(
@@ -277,9 +415,24 @@ async fn resume(
     )
     .await
     .map_err(db)?;
+    let env = xf_events::envelope(
+        id,
+        crate::SERVICE,
+        xf_events::tier_of_code(&c.code),
+        &c.code,
+        now,
+        xf_events::Payload::ClockResumed(xf_events::v1::ClockResumed {
+            stage: policy::stage_code(&stage) as i32,
+            excluded_secs: u64::try_from(excluded).unwrap_or(0),
+            paused_secs_total: u64::try_from(paused).unwrap_or(0),
+            due_at: Some(xf_events::timestamp(due)),
+        }),
+    );
+    outbox.put(&mut tx, &env).await.map_err(db)?;
     tx.commit().await.map_err(db)?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "case_id": id, "stage": stage, "state": "running", "due_at": due, "paused_secs": paused,
+        "excluded_secs": excluded,
     })))
 }
 
@@ -298,30 +451,29 @@ async fn visible(
         .require(&user.0)
 }
 
-/// The live clock of a stage, for a supervisor over the case or its lead unit's handler.
+/// The live clock of a stage, for those with the right to stop it: a supervisor (or
+/// administrator) over the case. The case's own units may not pause their clocks.
 async fn live_for(
     tx: &mut sqlx::PgConnection,
     user: &Authenticated,
     id: Uuid,
     stage: &str,
 ) -> Result<clocks::Live, Problem> {
-    user.0
-        .require_any_role(&[roles::SUPERVISOR, roles::ADMIN, roles::HANDLER])?;
     if !STAGES.iter().any(|(n, _)| *n == stage) {
         return Err(Problem::validation(vec![FieldError::new(
             "stage",
             "unknown stage",
         )]));
     }
+    // Who cannot see the case learns nothing (404) before any right is checked.
     match visible(tx, user, id).await? {
-        xf_access::Standing::Lead => user.0.require_any_role(&[roles::HANDLER])?,
-        xf_access::Standing::Overseer => user
-            .0
-            .require_any_role(&[roles::SUPERVISOR, roles::ADMIN])?,
-        xf_access::Standing::Assisting => {
-            return Err(Problem::forbidden(
-                "the lead unit's handlers or a supervisor pause and resume clocks",
-            ));
+        xf_access::Standing::Overseer
+            if user.0.has_role(roles::SUPERVISOR) || user.0.has_role(roles::ADMIN) => {}
+        _ => {
+            return Err(Problem::forbidden(format!(
+                "pausing and resuming a clock needs the {} role over the case (the supervising office)",
+                PAUSERS.join(" or ")
+            )));
         }
     }
     clocks::live(tx, id, stage)
@@ -693,6 +845,90 @@ async fn effective(
     }
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "jurisdiction_code": code, "at": at, "stages": stages,
+    })))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct PreviewQuery {
+    /// The division the matter belongs to (6, 9 or 12 digits).
+    jurisdiction: Option<String>,
+    /// acceptance, handling, review_window, review, …
+    stage: Option<String>,
+    /// RFC 3339; the period counts from the day after.
+    start: Option<String>,
+}
+
+/// When a stage started at `start` in `jurisdiction` would be due, by the policy in
+/// force then. Public: it reveals only policy.
+#[utoipa::path(
+    get,
+    path = "/v1/deadlines/preview",
+    tag = "policies",
+    params(PreviewQuery),
+    responses(
+        (status = 200, description = "{due_at, policy_id, policy_version, days, counting, provisional, stage, jurisdiction_code, start}"),
+        (status = 404, description = "No policy times this stage there", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Fields missing or invalid, each named in errors[]", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database is unavailable", body = Problem, content_type = "application/problem+json")
+    )
+)]
+async fn preview(
+    q: web::Query<PreviewQuery>,
+    pool: web::Data<PgPool>,
+) -> Result<HttpResponse, Problem> {
+    let q = q.into_inner();
+    let mut errs = Vec::new();
+    let code = q.jurisdiction.unwrap_or_default();
+    if let Err(e) = xf_jurisdiction::Code::parse(&code) {
+        errs.push(FieldError::new("jurisdiction", e.to_string()));
+    }
+    let stage = q.stage.unwrap_or_default();
+    if !STAGES.iter().any(|(n, _)| *n == stage) || stage == "superior_report" {
+        errs.push(FieldError::new(
+            "stage",
+            format!(
+                "one of {}",
+                STAGES
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .filter(|n| *n != "superior_report")
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    let start = match q.start.as_deref().map(DateTime::parse_from_rfc3339) {
+        Some(Ok(t)) => Some(t.with_timezone(&Utc)),
+        _ => {
+            errs.push(FieldError::new(
+                "start",
+                "an RFC 3339 moment, e.g. 2026-03-02T09:00:00+08:00",
+            ));
+            None
+        }
+    };
+    let (Some(start), true) = (start, errs.is_empty()) else {
+        return Err(Problem::validation(errs));
+    };
+    let mut conn = pool.acquire().await.map_err(db)?;
+    let Some(r) = policy::resolve(&mut conn, &code, start, &stage)
+        .await
+        .map_err(db)?
+    else {
+        return Err(Problem::not_found("policy for this stage"));
+    };
+    let (due_at, provisional) = clocks::due_of(start, r.spec.days, r.spec.counting, 0);
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "due_at": due_at,
+        "policy_id": r.policy_id,
+        "policy_version": r.version,
+        "days": r.spec.days,
+        "counting": r.spec.counting,
+        "provisional": provisional,
+        "stage": stage,
+        "jurisdiction_code": code,
+        "start": start,
     })))
 }
 
