@@ -244,11 +244,7 @@ async fn categories(
     pool: web::Data<PgPool>,
     clock: web::Data<Clock>,
 ) -> Result<HttpResponse, Problem> {
-    let mut a = base(&user.0, &q, &pool, &clock).await?;
-    a.group_by = vec![Dim::Category];
-    let mut v = answer(&pool, &user.0, &a).await?;
-    sort_desc(&mut v, "received");
-    Ok(HttpResponse::Ok().json(v))
+    ranked(&user.0, &q, &pool, &clock, Dim::Category, None, "received").await
 }
 
 /// This month by township.
@@ -262,12 +258,16 @@ async fn townships(
     pool: web::Data<PgPool>,
     clock: web::Data<Clock>,
 ) -> Result<HttpResponse, Problem> {
-    let mut a = base(&user.0, &q, &pool, &clock).await?;
-    a.from = month_start(a.to);
-    a.group_by = vec![Dim::Township];
-    let mut v = answer(&pool, &user.0, &a).await?;
-    sort_desc(&mut v, "received");
-    Ok(HttpResponse::Ok().json(v))
+    ranked(
+        &user.0,
+        &q,
+        &pool,
+        &clock,
+        Dim::Township,
+        Some(month_start),
+        "received",
+    )
+    .await
 }
 
 /// The units with the most overdue cases over the last 90 days.
@@ -281,11 +281,37 @@ async fn units(
     pool: web::Data<PgPool>,
     clock: web::Data<Clock>,
 ) -> Result<HttpResponse, Problem> {
-    let mut a = base(&user.0, &q, &pool, &clock).await?;
-    a.from = a.to - Duration::days(89);
-    a.group_by = vec![Dim::Unit];
-    let mut v = answer(&pool, &user.0, &a).await?;
-    sort_desc(&mut v, "overdue");
+    let last_90_days = |to: chrono::NaiveDate| to - Duration::days(89);
+    ranked(
+        &user.0,
+        &q,
+        &pool,
+        &clock,
+        Dim::Unit,
+        Some(last_90_days),
+        "overdue",
+    )
+    .await
+}
+
+/// A panel of one dimension's rows, from `since(to)` (else the query's default start),
+/// largest `key` first.
+async fn ranked(
+    user: &xf_auth::Claims,
+    q: &PanelQuery,
+    pool: &PgPool,
+    clock: &Clock,
+    dim: Dim,
+    since: Option<fn(chrono::NaiveDate) -> chrono::NaiveDate>,
+    key: &str,
+) -> Result<HttpResponse, Problem> {
+    let mut a = base(user, q, pool, clock).await?;
+    if let Some(f) = since {
+        a.from = f(a.to);
+    }
+    a.group_by = vec![dim];
+    let mut v = answer(pool, user, &a).await?;
+    sort_desc(&mut v, key);
     Ok(HttpResponse::Ok().json(v))
 }
 
