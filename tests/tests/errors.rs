@@ -160,6 +160,36 @@ async fn every_refusal_is_problem_json_and_names_every_field() {
         (StatusCode::UNPROCESSABLE_ENTITY, "application/problem+json"),
         "{v}"
     );
+    // A NUL character, which Postgres cannot store, in a query value or a JSON string:
+    // 422 naming the field, nothing registered.
+    let (s, _, v) = send(
+        "GET",
+        &ctx.svc("supervision").url("/v1/cards?unit_id=a%00b"),
+        &t,
+        None,
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        (s, fields(&v)),
+        (StatusCode::UNPROCESSABLE_ENTITY, vec!["unit_id".to_owned()]),
+        "{v}"
+    );
+    let mut body = xf_e2e::sample_case("phone", "330122002200", "land", "x", 1);
+    body["summary"] = json!("村道\u{0}塌方");
+    let (s, _, v) = send(
+        "POST",
+        &url,
+        &t,
+        json_ct,
+        serde_json::to_vec(&body).expect("json"),
+    )
+    .await;
+    assert_eq!(
+        (s, fields(&v)),
+        (StatusCode::UNPROCESSABLE_ENTITY, vec!["summary".to_owned()]),
+        "{v}"
+    );
     ctx.cleanup().await;
 }
 
