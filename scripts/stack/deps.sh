@@ -10,7 +10,7 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-packages=(cmake build-essential zlib1g-dev libcurl4-openssl-dev pkg-config curl jq "$@")
+packages=(cmake build-essential zlib1g-dev libcurl4-openssl-dev pkg-config curl jq sqlite3 "$@")
 
 command -v dpkg-query >/dev/null 2>&1 || die "dpkg-query not found: this script supports Debian/Ubuntu only"
 
