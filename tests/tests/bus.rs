@@ -778,3 +778,88 @@ async fn a_large_backlog_goes_through_the_durable_broker_without_a_stall() {
     );
     assert!(table.contains("| 200 | 60000 |"), "{table}");
 }
+
+#[tokio::test]
+async fn malformed_events_are_dead_lettered_with_a_reason_and_the_consumer_goes_on() {
+    let ctx = Ctx::new().await.expect("context");
+    let k = kafka(&ctx);
+    xf_bus::ensure_topics(&k).await.expect("topics");
+    let sink = schema_pool(&ctx, "sink").await;
+    sqlx::query("CREATE TABLE applied (event_id UUID PRIMARY KEY, n INTEGER NOT NULL)")
+        .execute(&sink)
+        .await
+        .expect("table");
+    let case = Uuid::now_v7();
+    let key = case.to_string();
+    let mut no_id = registered(case, 1);
+    no_id.event_id = String::new();
+    let mut no_time = registered(case, 2);
+    no_time.occurred_at = None;
+    let mut later = registered(case, 3);
+    later.schema_version = 99;
+    // A payload this build does not know (a newer event within v1): skipped, not a failure.
+    let mut unknown = registered(case, 4);
+    unknown.payload = None;
+    let good = registered(case, 5);
+    // All on one key: one partition, in this order.
+    produce_raw(
+        &ctx.brokers,
+        &ctx.topic,
+        &key,
+        b"\xff\xfe not protobuf",
+        &[],
+    )
+    .await;
+    for env in [&no_id, &no_time, &later, &unknown, &good] {
+        produce_raw(&ctx.brokers, &ctx.topic, &key, &xf_events::encode(env), &[]).await;
+    }
+    let cancel = CancellationToken::new();
+    let consumer = xf_bus::Consumer::new(
+        sink.clone(),
+        xf_bus::producer(&k).expect("producer"),
+        std::sync::Arc::new(Counting {
+            poison: Uuid::nil(),
+        }),
+        "sink",
+        &k,
+    )
+    .expect("consumer");
+    let run = tokio::spawn(consumer.run(cancel.clone()));
+    let good_id = Uuid::parse_str(&good.event_id).expect("id");
+    eventually(
+        "the good event after them",
+        Duration::from_secs(60),
+        || async {
+            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM applied WHERE event_id = $1")
+                .bind(good_id)
+                .fetch_one(&sink)
+                .await
+                .ok()?;
+            (n == 1).then_some(())
+        },
+    )
+    .await;
+    let errors: Vec<String> = sqlx::query_scalar("SELECT error FROM dead_letters ORDER BY id")
+        .fetch_all(&sink)
+        .await
+        .expect("rows");
+    assert_eq!(errors.len(), 4, "{errors:?}");
+    assert!(errors[0].contains("undecodable"), "{errors:?}");
+    assert!(errors[1].contains("event_id"), "{errors:?}");
+    assert!(errors[2].contains("occurred_at"), "{errors:?}");
+    assert!(errors[3].contains("schema_version 99"), "{errors:?}");
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM applied")
+        .fetch_one(&sink)
+        .await
+        .expect("count");
+    assert_eq!(applied, 1, "only the good event has an effect");
+    let dlq = read_topic(&ctx.brokers, &ctx.dlq_topic, 4, Duration::from_secs(30)).await;
+    assert_eq!(dlq.len(), 4, "each on the dead-letter topic");
+    assert!(
+        dlq.iter()
+            .all(|r| r.header("xf-error").is_some() && r.header("xf-failed-by") == Some("sink"))
+    );
+    cancel.cancel();
+    run.await.expect("consumer stops");
+    ctx.cleanup().await;
+}

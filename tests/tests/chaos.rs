@@ -1,16 +1,17 @@
-//! Faults mid-load, on the real binaries: a service killed (SIGKILL) while cases flow
-//! loses nothing and doubles nothing once it is back — intake's outbox holds what it
-//! registered, routing resumes from its inbox, and a registrar retrying with the same
-//! `Idempotency-Key` after intake itself was killed gets one case, not two.
+//! Faults mid-load, on the real binaries and a durable broker of the test's own: a
+//! service killed (SIGKILL) while cases flow, or the broker restarted, loses nothing and
+//! doubles nothing once it is back — intake's outbox holds what it registered, routing
+//! and supervision resume from their checkpoints and inboxes, and a registrar retrying
+//! with the same `Idempotency-Key` after intake itself was killed gets one case, not two.
 
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::Value;
 use xf_auth::roles;
-use xf_testkit::{Ctx, eventually};
+use xf_testkit::{Ctx, TestBroker, eventually};
 
-const N: usize = 36;
+const N: usize = 48;
 
 async fn register(
     http: &reqwest::Client,
@@ -52,12 +53,14 @@ async fn register_until_done(http: &reqwest::Client, url: &str, token: &str, n: 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_services_lose_and_double_nothing() {
-    let ctx = Ctx::new().await.expect("context");
+    let mut broker = TestBroker::start().await.expect("durable broker");
+    let ctx = Ctx::with_brokers(&broker.brokers()).await.expect("context");
     let registrar = ctx.token(&[roles::REGISTRAR], None, "330122");
     let overseer = ctx.token(&[roles::SUPERVISOR], None, "330122");
     let http = xf_testkit::http();
     let mut intake = ctx.start_binary("intake", &[]).await;
     let mut routing = ctx.start_binary("routing", &[]).await;
+    let mut supervision = ctx.start_binary("supervision", &[]).await;
 
     let mut ids = Vec::new();
     for n in 0..N {
@@ -72,6 +75,16 @@ async fn killed_services_lose_and_double_nothing() {
                 intake.kill().await;
                 intake = ctx.start_binary("intake", &[]).await;
             }
+            // The broker restarts (its storage kept): everyone reconnects.
+            32 => {
+                broker.stop().await;
+                broker.resume().await.expect("the broker comes back");
+            }
+            // Supervision crashes while dispatches arrive.
+            40 => {
+                supervision.kill().await;
+                supervision = ctx.start_binary("supervision", &[]).await;
+            }
             _ => {}
         }
         let url = intake.url("/v1/cases");
@@ -79,7 +92,7 @@ async fn killed_services_lose_and_double_nothing() {
     }
     // The same keys again: the same cases.
     let url = intake.url("/v1/cases");
-    for n in [0, 12, 24, 35] {
+    for n in [0, 12, 24, 32, 40, N - 1] {
         let again = register_until_done(&http, &url, &registrar, n).await;
         assert_eq!(again, ids[n], "retry of {n} made another case");
     }
@@ -107,6 +120,26 @@ async fn killed_services_lose_and_double_nothing() {
         .await;
         assert_eq!(dispatches, 1, "case {id} dispatched {dispatches} times");
     }
+    // Every case has exactly one acceptance clock in supervision.
+    for id in &ids {
+        let url = supervision.url(&format!("/v1/cases/{id}/deadlines"));
+        let clocks = eventually("an acceptance clock", Duration::from_secs(120), || async {
+            let r = http.get(&url).bearer_auth(&overseer).send().await.ok()?;
+            if !r.status().is_success() {
+                return None;
+            }
+            let v: Value = r.json().await.ok()?;
+            let n = v["clocks"]
+                .as_array()?
+                .iter()
+                .filter(|c| c["stage"] == "acceptance")
+                .count();
+            (n > 0).then_some(n)
+        })
+        .await;
+        assert_eq!(clocks, 1, "case {id} has {clocks} acceptance clocks");
+    }
+    supervision.stop().await;
     routing.stop().await;
     intake.stop().await;
     ctx.cleanup().await;

@@ -179,6 +179,12 @@ struct Item {
 impl Item {
     fn new(msg: OwnedMessage) -> Item {
         let event = match xf_events::decode(msg.payload().unwrap_or_default()) {
+            // A later contract on this topic would be a breaking change: not guessed at.
+            Ok(ev) if ev.envelope.schema_version > xf_events::SCHEMA_VERSION => Err(format!(
+                "unsupported schema_version {} (this service reads {})",
+                ev.envelope.schema_version,
+                xf_events::SCHEMA_VERSION
+            )),
             Ok(ev) if ev.payload().is_none() => Ok(None),
             Ok(ev) => Ok(Some(ev)),
             Err(e) => Err(format!("undecodable event: {e}")),
