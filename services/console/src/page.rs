@@ -88,6 +88,7 @@ impl<'a> Page<'a> {
     }
 
     /// The page of a signed-in user, or the sign-in page that brings them back here.
+    #[allow(clippy::result_large_err)] // the response goes straight back to actix
     pub fn require(state: &'a State, req: &HttpRequest) -> Result<Page<'a>, HttpResponse> {
         let p = Page::new(state, req);
         if p.user.is_some() {
@@ -290,7 +291,7 @@ pub fn field_map(fields: &[(String, String)]) -> Value {
         m.entry(k.clone())
             .and_modify(|e| {
                 if let Value::String(s) = e {
-                    s.push_str("；");
+                    s.push('；');
                     s.push_str(v);
                 }
             })

@@ -137,3 +137,53 @@ impl Ui {
         self.env.get_template(name)?.render(ctx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_compiles_and_every_text_it_names_is_in_the_catalogue() {
+        let cat = Catalogue::parse(ZH_CN).expect("catalogue");
+        let ui = Ui::new(cat.clone()).expect("templates compile");
+        let mut missing = Vec::new();
+        for (name, src) in TEMPLATES {
+            for quote in ['"', '\''] {
+                let open = format!("t({quote}");
+                for part in src.split(open.as_str()).skip(1) {
+                    let key = part.split(quote).next().unwrap_or("");
+                    // Keys built in the template ("queue." ~ q.key) end in a dot.
+                    if !key.ends_with('.') && !cat.has(key) {
+                        missing.push(format!("{name}: {key}"));
+                    }
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "texts missing from zh-CN.toml: {missing:?}"
+        );
+        for k in [
+            "queue.new",
+            "queue.overdue",
+            "action.not_accept",
+            "done.reply",
+            "light.amber",
+        ] {
+            assert!(cat.has(k), "{k}");
+        }
+        let page = ui
+            .render(
+                "error.html",
+                minijinja::Value::from_serialize(serde_json::json!({
+                    "title": "x", "message": "<b>m</b>", "nav": [], "csrf": "c"
+                })),
+            )
+            .expect("renders");
+        assert!(
+            page.contains("&lt;b&gt;m&lt;/b&gt;"),
+            "text is escaped: {page}"
+        );
+        assert!(page.contains("lang=\"zh-CN\""));
+    }
+}

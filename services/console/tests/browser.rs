@@ -70,8 +70,21 @@ impl Browser {
             .unwrap_or_else(|e| panic!("open {path}: {e}"));
     }
 
+    /// Whether `css` appears within a few seconds (a click's page may still be loading).
+    async fn wait(&self, css: &str) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            if self.d.exists(css).await {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        false
+    }
+
     /// The text of `css`, or a failure showing the page.
     async fn must_text(&self, css: &str, what: &str) -> String {
+        self.wait(css).await;
         match self.d.text(css).await {
             Ok(t) => t,
             Err(_) => panic!("{what}: no {css} on the page:\n{}", self.body().await),
@@ -155,6 +168,10 @@ impl Browser {
             .click_css(&format!("#signin-{user}"))
             .await
             .unwrap_or_else(|e| panic!("sign in as {user}: {e}"));
+        assert!(
+            self.wait("form[action='/signout']").await,
+            "{user} is signed in"
+        );
     }
 
     async fn sign_out(&self) {
@@ -163,6 +180,7 @@ impl Browser {
                 .click_css("form[action='/signout'] button")
                 .await
                 .expect("sign out");
+            assert!(self.wait("a[href='/signin']").await, "signed out");
         }
     }
 
@@ -388,7 +406,7 @@ async fn the_console_in_a_real_browser() {
         .expect("staff");
     b.d.click_css("#desk-submit").await.expect("save");
     assert!(
-        b.d.exists("#e-receiving_staff").await,
+        b.wait("#e-receiving_staff").await,
         "intake's refusal of one receiving staff member is shown beside the field:\n{}",
         b.body().await
     );
@@ -409,6 +427,7 @@ async fn the_console_in_a_real_browser() {
     b.d.click_css("#desk-submit").await.expect("save");
     let no = b.must_text("#receipt-no", "a receipt").await;
     let code = b.d.text("#receipt-code").await.expect("query code");
+    b.wait("#receipt-case").await;
     let case_href = b.d.attr("#receipt-case", "href").await.expect("case link");
     let case_path = case_href.trim_start_matches(&base).to_owned();
     b.check("05-receipt").await;
@@ -432,7 +451,7 @@ async fn the_console_in_a_real_browser() {
         .await
         .expect("open the case");
     assert!(
-        b.d.exists("#do-accept").await,
+        b.wait("#do-accept").await,
         "a dispatched case offers acceptance: {}",
         b.body().await
     );
@@ -446,11 +465,7 @@ async fn the_console_in_a_real_browser() {
     );
     b.check("07-case-dispatched").await;
     b.d.click_css("#do-accept").await.expect("accept");
-    assert!(
-        b.d.exists("#case-done").await,
-        "accepted: {}",
-        b.body().await
-    );
+    assert!(b.wait("#case-done").await, "accepted: {}", b.body().await);
     assert!(
         !b.d.exists("#do-accept").await,
         "no acceptance offered twice"
@@ -460,7 +475,7 @@ async fn the_console_in_a_real_browser() {
     b.d.type_in("#f-text", reply).await.expect("reply text");
     b.d.click_css("#do-reply").await.expect("reply");
     assert!(
-        b.d.exists("#do-close").await,
+        b.wait("#do-close").await,
         "a replied case may be closed: {}",
         b.body().await
     );
@@ -495,7 +510,7 @@ async fn the_console_in_a_real_browser() {
         b.d.type_in("#f-registration_no", &no).await.expect("no");
         b.d.type_in("#f-code", &code).await.expect("code");
         b.d.click_css("#lookup-submit").await.expect("look up");
-        if b.d.exists("#lookup-reply").await {
+        if b.wait("#lookup-reply").await {
             break;
         }
         assert!(
@@ -609,9 +624,14 @@ async fn the_console_in_a_real_browser() {
         .await
         .expect("accused");
     b.d.type_in("#f-p_name", "李某").await.expect("name");
-    b.d.type_in("#f-received_on", "2026-01-05").await.ok();
+    b.d.exec(
+        "document.getElementById('f-received_on').value = '2026-01-05'; return true;",
+        json!([]),
+    )
+    .await
+    .expect("received on");
     b.d.click_css("#desk-submit").await.expect("save");
-    if !b.d.exists("#receipt-case").await {
+    if !b.wait("#receipt-case").await {
         panic!("the accusation is registered: {}", b.body().await);
     }
     let acc_href = b.d.attr("#receipt-case", "href").await.expect("case link");
@@ -689,6 +709,7 @@ async fn the_console_in_a_real_browser() {
     b.d.click_css("#signin-handler-rsj")
         .await
         .expect("sign in again");
+    assert!(b.wait("form[action='/signout']").await, "signed in again");
     let url = b.d.url().await.expect("url");
     assert!(
         url.ends_with("/work?queue=closed"),

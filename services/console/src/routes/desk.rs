@@ -51,7 +51,7 @@ async fn form(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
     render_form(
         &p,
         StatusCode::OK,
-        json!({"channel": "visit", "urgency": "normal"}),
+        json!({"channel": "visit", "urgency": "normal", "envelope_condition": "intact"}),
         json!({}),
         None,
     )

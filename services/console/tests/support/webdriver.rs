@@ -6,7 +6,7 @@ use std::time::Duration;
 use base64::Engine;
 use serde_json::{Value, json};
 
-const ELEMENT: &str = "element-6066-11e4-a5c6-e0ad8b4b6e2c";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 pub struct Driver {
     http: reqwest::Client,
