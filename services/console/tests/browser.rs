@@ -319,6 +319,58 @@ async fn the_console_in_a_real_browser() {
     let stop = CancellationToken::new();
     let served = tokio::spawn(console.run_until_stopped(stop.clone()));
 
+    // Plain HTTP first: forms without the CSRF token are refused, the session cookie is
+    // HttpOnly and SameSite, the chart library is served by the console itself.
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let r = plain
+        .post(format!("{base}/lookup"))
+        .form(&[("registration_no", "x"), ("code", "y")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 403, "a form without its CSRF token is refused");
+    let r = plain
+        .get(format!("{base}/signin/dev/clerk"))
+        .send()
+        .await
+        .expect("dev sign-in");
+    assert_eq!(r.status(), 303);
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        cookie.starts_with("xf_session=")
+            && cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    let r = plain
+        .get(format!("{base}/vendor/echarts.min.js"))
+        .send()
+        .await
+        .expect("echarts");
+    assert_eq!(
+        r.status(),
+        200,
+        "ECharts is served from the local assets folder"
+    );
+    let r = plain
+        .get(format!("{base}/desk"))
+        .send()
+        .await
+        .expect("desk");
+    assert_eq!(
+        r.status(),
+        303,
+        "a staff page without a session goes to sign-in"
+    );
+
     // Chromium through chromedriver, with a fresh profile.
     let wd_port = free_port();
     let mut wd = Command::new(&chromedriver)

@@ -146,7 +146,10 @@ async fn dashboard(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
         &t("dashboard.townships"),
         "bar",
         twr.iter()
-            .map(|r| township_name(r["township"].as_str().unwrap_or("")))
+            .map(|r| match r["township"].as_str().unwrap_or("") {
+                "" => t("dashboard.county_level"),
+                code => township_name(code),
+            })
             .collect(),
         vec![(
             t("figure.received"),
@@ -163,8 +166,8 @@ async fn dashboard(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
                 r["unit"]
                     .as_str()
                     .or(r["unit_id"].as_str())
-                    .unwrap_or("?")
-                    .to_owned()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| t("dashboard.unassigned"))
             })
             .collect(),
         vec![(

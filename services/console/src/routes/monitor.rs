@@ -57,7 +57,8 @@ async fn monitor(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
         .unwrap_or_default()
         .into_iter()
         .map(|r| {
-            json!({"unit": r["unit"].as_str().or(r["unit_id"].as_str()).unwrap_or("?"),
+            let unassigned = state.ui.cat.t("dashboard.unassigned");
+            json!({"unit": r["unit"].as_str().or(r["unit_id"].as_str()).unwrap_or(&unassigned),
                 "overdue": super::dashboard::fig(&r, "overdue"),
                 "received": super::dashboard::fig(&r, "received")})
         })

@@ -289,7 +289,7 @@ async fn render_case(p: &Page<'_>, id: &str, shown: Shown) -> HttpResponse {
         json!({
             "case": routing,
             "clocks": clocks["clocks"],
-            "light": colour, "days_left": left, "due_at": due,
+            "colour": colour, "days_left": left, "due_at": due,
             "content": content.ok(),
             "reply": reply.ok(),
             "actions": actions,
