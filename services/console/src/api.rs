@@ -57,6 +57,18 @@ impl ApiError {
             404 => ApiError::NotFound,
             409 => ApiError::Conflict(detail),
             400 | 422 => {
+                // Open311 answers [{code, description: "field: message"}].
+                if let Some(list) = body.as_array() {
+                    let fields = list
+                        .iter()
+                        .filter_map(|e| e["description"].as_str())
+                        .map(|d| match d.split_once(": ") {
+                            Some((f, m)) => (f.to_owned(), m.to_owned()),
+                            None => (String::new(), d.to_owned()),
+                        })
+                        .collect();
+                    return ApiError::Invalid(fields, detail);
+                }
                 let fields = body["errors"]
                     .as_array()
                     .map(|a| {

@@ -591,10 +591,63 @@ async fn the_console_in_a_real_browser() {
     b.d.type_in("#f-code", "WRONG123").await.expect("code");
     b.d.click_css("#lookup-submit").await.expect("look up");
     assert!(
-        b.body().await.contains("未找到该事项"),
+        b.wait("p.message").await && b.body().await.contains("未找到该事项"),
         "{}",
         b.body().await
     );
+
+    // The public reception calendar: the offices, and one office's month.
+    b.go("/calendar").await;
+    b.check("15-calendar-offices").await;
+    if !b.wait(".offices a").await {
+        panic!("the demo's offices are listed: {}", b.body().await);
+    }
+    let office =
+        b.d.attr(".offices a", "href")
+            .await
+            .expect("an office link");
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    b.go(&format!(
+        "{}?month={month}",
+        office.trim_start_matches(&base)
+    ))
+    .await;
+    assert!(b.wait("#month").await, "a month view: {}", b.body().await);
+    b.check("16-calendar-month").await;
+    b.check_phone("16-calendar-month").await;
+
+    // Online submission (public): a refused field is named, then it is accepted.
+    b.go("/submit").await;
+    b.d.select("#f-category", "transport")
+        .await
+        .expect("category");
+    b.d.type_in("#f-description", "村口道路塌陷，雨天积水严重")
+        .await
+        .expect("text");
+    b.d.click_css("form[action='/submit'] button")
+        .await
+        .expect("submit");
+    assert!(
+        b.wait("#e-place").await,
+        "the missing place is named beside its field: {}",
+        b.body().await
+    );
+    assert_eq!(
+        b.d.attr("#f-description", "value").await.expect("text"),
+        "村口道路塌陷，雨天积水严重",
+        "typed text kept"
+    );
+    b.d.type_in("#f-place", village).await.expect("place");
+    b.d.type_in("#f-name", "赵某").await.expect("name");
+    b.d.click_css("form[action='/submit'] button")
+        .await
+        .expect("submit");
+    assert!(
+        b.wait("#submit-done").await,
+        "submitted: {}",
+        b.body().await
+    );
+    b.check("17-submitted").await;
 
     // The supervision office sees the cases that climbed a tier (the demo's review).
     b.sign_in("supervisor", "/monitor").await;

@@ -174,21 +174,22 @@ async fn submit(
             let last: String = c.next().map(String::from).unwrap_or_default();
             (last, c.collect::<String>())
         };
+        // Only what was given: an empty name or phone is no name or phone.
+        let given: Vec<(&str, &str)> = [
+            ("api_key", key.as_str()),
+            ("service_code", f.category.as_str()),
+            ("address_id", f.place.trim()),
+            ("description", f.description.as_str()),
+            ("last_name", last.as_str()),
+            ("first_name", first.as_str()),
+            ("phone", f.phone.trim()),
+        ]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
         let r = state
             .api
-            .post_form(
-                Svc::Intake,
-                "/open311/v2/requests.json",
-                &[
-                    ("api_key", key.as_str()),
-                    ("service_code", f.category.as_str()),
-                    ("address_id", f.place.trim()),
-                    ("description", f.description.as_str()),
-                    ("last_name", last.as_str()),
-                    ("first_name", first.as_str()),
-                    ("phone", f.phone.trim()),
-                ],
-            )
+            .post_form(Svc::Intake, "/open311/v2/requests.json", &given)
             .await;
         match r {
             Ok(v) => {
@@ -205,14 +206,28 @@ async fn submit(
                         let k = match k.as_str() {
                             "service_code" => "category".to_owned(),
                             "address_id" => "place".to_owned(),
-                            "last_name" | "first_name" => "name".to_owned(),
-                            _ => k,
+                            "last_name" | "first_name" | "first_name/last_name" => {
+                                "name".to_owned()
+                            }
+                            "category" | "place" | "description" | "name" | "phone" => k,
+                            // Anything else is shown with the text, naming itself.
+                            _ if k.is_empty() => k,
+                            _ => return ("description".to_owned(), format!("{k}: {m}")),
                         };
                         (k, m)
                     })
                     .collect();
-                if mapped.is_empty() {
-                    errors.push(("description".to_owned(), detail));
+                let unnamed = mapped.iter().all(|(k, _)| k.is_empty());
+                if mapped.is_empty() || unnamed {
+                    let why = mapped
+                        .into_iter()
+                        .map(|(_, m)| m)
+                        .collect::<Vec<_>>()
+                        .join("；");
+                    errors.push((
+                        "description".to_owned(),
+                        if why.is_empty() { detail } else { why },
+                    ));
                 } else {
                     errors.extend(mapped);
                 }
