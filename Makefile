@@ -26,7 +26,8 @@ help:
 	@echo "make down   — stop the services and the broker;  make reset — also delete local data"
 	@echo "make status — what is running;  make logs — tail the service logs"
 	@echo "make bench  — benchmarks (tables)"
-	@echo "make lint   — cargo fmt --check and clippy -D warnings;  make charts-check — the Helm chart checks (offline)"
+	@echo "make lint   — cargo fmt --check and clippy -D warnings;  make fmt — format the code"
+	@echo "make charts-check — the Helm chart checks (offline)"
 
 deps:
 	@bash scripts/stack/deps.sh
@@ -73,6 +74,9 @@ reset: down
 
 clean-test-schemas:
 	@bash scripts/stack/postgres.sh drop-test-schemas
+
+fmt:
+	$(CARGO) fmt --all
 
 lint: deps
 	@echo "==> cargo fmt --check"

@@ -27,6 +27,8 @@ fn kafka(ctx: &Ctx) -> KafkaSettings {
         message_timeout_ms: 10_000,
         relay_batch: 50,
         relay_poll_ms: 20,
+        consumer_batch: 200,
+        outbox_max_pending: 0,
         max_attempts: 3,
         outbox_retention_hours: 72,
     }
@@ -314,8 +316,9 @@ async fn an_event_that_keeps_failing_is_dead_lettered_after_bounded_retries() {
 async fn registrations_succeed_while_the_broker_is_down_and_are_published_after() {
     let mut broker = TestBroker::start().await.expect("private broker");
     let mut ctx = Ctx::with_brokers(&broker.brokers()).await.expect("context");
+    // A small backlog bound, so the outage reaches it.
     let s = ctx
-        .settings::<xf_intake::Ext>(&xf_intake::binary(), &[])
+        .settings::<xf_intake::Ext>(&xf_intake::binary(), &[("kafka.outbox_max_pending", "8")])
         .expect("settings");
     let app = xf_intake::build(s).await.expect("builds");
     ctx.spawn("intake", app);
@@ -389,10 +392,63 @@ async fn registrations_succeed_while_the_broker_is_down_and_are_published_after(
         "events wait in the outbox while the broker is down"
     );
 
+    // Past the bound the desk slows down: 429 with Retry-After, nothing registered.
+    let cases = |pool: PgPool| async move {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM cases")
+            .fetch_one(&pool)
+            .await
+            .expect("count")
+    };
+    let mut made = 6i64;
+    let refused = loop {
+        let before = cases(intake_pool.clone()).await;
+        let r = http
+            .post(url.clone())
+            .bearer_auth(token)
+            .json(&xf_e2e::sample_case(
+                "phone",
+                "330122003",
+                "environment",
+                "化工厂夜间偷排废水",
+                made as usize,
+            ))
+            .send()
+            .await
+            .expect("request");
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(
+                cases(intake_pool.clone()).await,
+                before,
+                "a 429 registers nothing"
+            );
+            break r;
+        }
+        assert_eq!(r.status(), StatusCode::CREATED);
+        made += 1;
+        assert!(made < 20, "the backlog bound never answered 429");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(
+        refused
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("5")
+    );
+    assert_eq!(
+        refused
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/problem+json")
+    );
+    let body: serde_json::Value = refused.json().await.expect("problem");
+    assert_eq!(body["code"], "rate_limited", "{body}");
+
     broker.resume().await.expect("broker returns");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     let n = loop {
-        if let Some(n) = routed(6).await {
+        if let Some(n) = routed(made).await {
             break n;
         }
         if tokio::time::Instant::now() > deadline {
@@ -408,7 +464,7 @@ async fn registrations_succeed_while_the_broker_is_down_and_are_published_after(
                 .await
                 .unwrap_or(-1);
             panic!(
-                "not all six cases routed 120 s after the broker returned: {:?} routed, \
+                "not all {made} cases routed 120 s after the broker returned: {:?} routed, \
                  {pending} still in intake's outbox, {consumed} events in routing's inbox",
                 routed(0).await
             );
@@ -417,7 +473,7 @@ async fn registrations_succeed_while_the_broker_is_down_and_are_published_after(
     };
     tokio::time::sleep(Duration::from_secs(2)).await;
     let again = routed(0).await.expect("count");
-    assert_eq!((n, again), (6, 6), "nothing lost, nothing doubled");
+    assert_eq!((n, again), (made, made), "nothing lost, nothing doubled");
     ctx.cleanup().await;
 }
 
@@ -520,5 +576,177 @@ async fn a_dead_lettered_registration_carries_the_same_summary_free_payload() {
         }
     }
     let _ = std::fs::remove_dir_all(&cut);
+    ctx.cleanup().await;
+}
+
+/// Counts how often each event was applied; fails for good on the case it is told to.
+struct Counting {
+    poison: Uuid,
+}
+
+impl xf_bus::Handler for Counting {
+    async fn handle(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        ev: &xf_events::Event,
+    ) -> Result<(), xf_bus::HandleError> {
+        if ev.case_id == self.poison {
+            return Err(xf_bus::HandleError::Permanent("refused by the test".into()));
+        }
+        sqlx::query(
+            "INSERT INTO applied (event_id, n) VALUES ($1, 1)
+             ON CONFLICT (event_id) DO UPDATE SET n = applied.n + 1",
+        )
+        .bind(ev.event_id)
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
+    }
+}
+
+/// Publishes `n` registrations of fresh cases through an outbox and a relay.
+async fn publish(ctx: &Ctx, k: &KafkaSettings, source: &PgPool, cases: &[Uuid]) {
+    let outbox = Outbox::new(&ctx.topic);
+    let mut tx = source.begin().await.expect("tx");
+    for (i, c) in cases.iter().enumerate() {
+        outbox
+            .put(&mut tx, &registered(*c, i as u64))
+            .await
+            .expect("put");
+    }
+    tx.commit().await.expect("commit");
+    let cancel = CancellationToken::new();
+    let relay = tokio::spawn(
+        Relay::new(
+            source.clone(),
+            xf_bus::producer(k).expect("producer"),
+            &ctx.schema("source"),
+            "source",
+            k,
+        )
+        .run(cancel.clone()),
+    );
+    eventually("the outbox drains", Duration::from_secs(60), || async {
+        let left: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                .fetch_one(source)
+                .await
+                .ok()?;
+        (left == 0).then_some(())
+    })
+    .await;
+    cancel.cancel();
+    relay.await.expect("relay");
+}
+
+#[tokio::test]
+async fn a_consumer_applies_batches_once_and_resumes_from_its_checkpoint_when_the_broker_forgets_the_group()
+ {
+    let ctx = Ctx::new().await.expect("context");
+    let mut k = kafka(&ctx);
+    xf_bus::ensure_topics(&k).await.expect("topics");
+    let source = schema_pool(&ctx, "source").await;
+    let sink = schema_pool(&ctx, "sink").await;
+    sqlx::query("CREATE TABLE applied (event_id UUID PRIMARY KEY, n INTEGER NOT NULL)")
+        .execute(&sink)
+        .await
+        .expect("table");
+    let cases: Vec<Uuid> = (0..400).map(|_| Uuid::now_v7()).collect();
+    let poison = cases[137];
+    publish(&ctx, &k, &source, &cases).await;
+
+    let start = |k: &KafkaSettings, cancel: CancellationToken| {
+        let consumer = xf_bus::Consumer::new(
+            sink.clone(),
+            xf_bus::producer(k).expect("producer"),
+            std::sync::Arc::new(Counting { poison }),
+            "sink",
+            k,
+        )
+        .expect("consumer");
+        tokio::spawn(consumer.run(cancel))
+    };
+    let applied = |want: i64| {
+        let sink = sink.clone();
+        async move {
+            let n: i64 = sqlx::query_scalar("SELECT count(*) FROM applied")
+                .fetch_one(&sink)
+                .await
+                .ok()?;
+            (n >= want).then_some(n)
+        }
+    };
+    // Everything waiting is applied, in batches; the event that fails goes to the
+    // dead letters alone, and the events batched with it are applied once.
+    let cancel = CancellationToken::new();
+    let run = start(&k, cancel.clone());
+    eventually("every good event applied", Duration::from_secs(90), || {
+        applied(399)
+    })
+    .await;
+    let dead: Vec<(Option<Uuid>, i32)> = eventually(
+        "the failing event is a dead letter",
+        Duration::from_secs(60),
+        || async {
+            let rows: Vec<(Option<Uuid>, i32)> =
+                sqlx::query_as("SELECT event_id, attempts FROM dead_letters")
+                    .fetch_all(&sink)
+                    .await
+                    .ok()?;
+            (!rows.is_empty()).then_some(rows)
+        },
+    )
+    .await;
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0].1, 3, "bounded retries");
+    let next: i64 = eventually(
+        "the checkpoints cover all",
+        Duration::from_secs(30),
+        || async {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT COALESCE(sum(next_offset), 0)::int8 FROM consumer_offsets",
+            )
+            .fetch_one(&sink)
+            .await
+            .ok()?;
+            (n == 400).then_some(n)
+        },
+    )
+    .await;
+    assert_eq!(
+        next, 400,
+        "one checkpoint past every message of every partition"
+    );
+    cancel.cancel();
+    run.await.expect("consumer stops");
+
+    // The broker forgets the group (a new group id starts from the earliest offset),
+    // and the inbox has been pruned: only the checkpoint stands between the replay and a
+    // second effect. Nothing is applied twice and the new events are applied.
+    sqlx::query("DELETE FROM inbox")
+        .execute(&sink)
+        .await
+        .expect("prune");
+    k.group_id = format!("{}-again", k.group_id);
+    let more: Vec<Uuid> = (0..20).map(|_| Uuid::now_v7()).collect();
+    publish(&ctx, &k, &source, &more).await;
+    let cancel = CancellationToken::new();
+    let run = start(&k, cancel.clone());
+    eventually("the new events applied", Duration::from_secs(90), || {
+        applied(419)
+    })
+    .await;
+    let twice: i64 = sqlx::query_scalar("SELECT count(*) FROM applied WHERE n > 1")
+        .fetch_one(&sink)
+        .await
+        .expect("count");
+    assert_eq!(twice, 0, "no event applied twice");
+    let dead: i64 = sqlx::query_scalar("SELECT count(*) FROM dead_letters")
+        .fetch_one(&sink)
+        .await
+        .expect("count");
+    assert_eq!(dead, 1, "the dead letter is not sent again");
+    cancel.cancel();
+    run.await.expect("consumer stops");
     ctx.cleanup().await;
 }

@@ -98,7 +98,7 @@ impl<H: Handler> Application<H> {
         )?;
         Ok(Parts {
             pool,
-            outbox: Outbox::new(&s.kafka.topic),
+            outbox: Outbox::bounded(&s.kafka.topic, s.kafka.outbox_max_pending),
             clock: Clock::with_offset(chrono::Duration::seconds(s.clock.offset_secs)),
             producer,
             verifier,
@@ -157,7 +157,8 @@ impl<H: Handler> Application<H> {
             &s.database.schema,
             spec.name,
             &s.kafka,
-        );
+        )
+        .watching(parts.outbox.backlog());
         let consumer = match spec.handler {
             Some(h) => Some(Consumer::new(
                 parts.pool.clone(),

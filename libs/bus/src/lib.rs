@@ -19,7 +19,7 @@ mod settings;
 mod topics;
 
 pub use consumer::{Consumer, HandleError, Handler};
-pub use outbox::Outbox;
+pub use outbox::{Backlog, Outbox};
 pub use relay::Relay;
 pub use settings::KafkaSettings;
 pub use topics::{broker_reachable, ensure_topics};

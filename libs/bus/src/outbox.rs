@@ -1,17 +1,70 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use sqlx::PgConnection;
 use xf_events::Envelope;
+
+/// How far the relay is behind: the outbox rows not yet acknowledged by the broker, as
+/// the relay last counted them, and the bound past which a service stops taking new
+/// work (a slow or absent broker slows the service down; nothing is dropped).
+#[derive(Debug, Default)]
+pub struct Backlog {
+    pending: AtomicI64,
+    oldest_secs: AtomicI64,
+    max_pending: i64,
+}
+
+impl Backlog {
+    pub fn pending(&self) -> i64 {
+        self.pending.load(Ordering::Relaxed)
+    }
+
+    /// Age in seconds of the oldest row waiting (0 when none).
+    pub fn oldest_secs(&self) -> i64 {
+        self.oldest_secs.load(Ordering::Relaxed)
+    }
+
+    pub fn max_pending(&self) -> i64 {
+        self.max_pending
+    }
+
+    /// Whether the backlog is over its bound (never with a bound of 0).
+    pub fn saturated(&self) -> bool {
+        self.max_pending > 0 && self.pending() >= self.max_pending
+    }
+
+    pub(crate) fn set(&self, pending: i64, oldest_secs: i64) {
+        self.pending.store(pending, Ordering::Relaxed);
+        self.oldest_secs.store(oldest_secs, Ordering::Relaxed);
+    }
+}
 
 /// Writes events into the service's outbox table inside the caller's transaction.
 #[derive(Debug, Clone)]
 pub struct Outbox {
     topic: String,
+    backlog: Arc<Backlog>,
 }
 
 impl Outbox {
     pub fn new(topic: impl Into<String>) -> Self {
+        Self::bounded(topic, 0)
+    }
+
+    /// An outbox whose backlog reports saturation at `max_pending` waiting rows (0: never).
+    pub fn bounded(topic: impl Into<String>, max_pending: i64) -> Self {
         Outbox {
             topic: topic.into(),
+            backlog: Arc::new(Backlog {
+                max_pending,
+                ..Backlog::default()
+            }),
         }
+    }
+
+    /// What the relay last counted of this outbox (shared with the relay).
+    pub fn backlog(&self) -> Arc<Backlog> {
+        self.backlog.clone()
     }
 
     pub fn topic(&self) -> &str {

@@ -1,3 +1,4 @@
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::join_all;
@@ -9,7 +10,7 @@ use sqlx::postgres::PgListener;
 use sqlx::{PgPool, Row};
 use tokio_util::sync::CancellationToken;
 
-use crate::{BusError, KafkaSettings, headers};
+use crate::{Backlog, BusError, KafkaSettings, headers};
 
 /// Publishes outbox rows to Kafka. Several relays (replicas) may run at once: each
 /// round locks a batch with `FOR UPDATE SKIP LOCKED`, and rows are marked published
@@ -22,6 +23,7 @@ pub struct Relay {
     batch: i64,
     poll: Duration,
     retention_hours: u32,
+    backlog: Arc<Backlog>,
 }
 
 struct Row_ {
@@ -50,11 +52,67 @@ impl Relay {
             batch: s.relay_batch,
             poll: Duration::from_millis(s.relay_poll_ms),
             retention_hours: s.outbox_retention_hours,
+            backlog: Arc::new(Backlog::default()),
+        }
+    }
+
+    /// Counts the backlog into `backlog` (the outbox's, so the service sees it).
+    pub fn watching(mut self, backlog: Arc<Backlog>) -> Self {
+        self.backlog = backlog;
+        self
+    }
+
+    /// Once a second, until cancelled: how many rows wait and how old the oldest is,
+    /// into the backlog and the `xf_outbox_pending` / `xf_outbox_oldest_seconds` gauges.
+    async fn watch(
+        pool: PgPool,
+        backlog: Arc<Backlog>,
+        service: String,
+        cancel: CancellationToken,
+    ) {
+        let pending = xf_telemetry::gauge_vec(
+            "xf_outbox_pending",
+            "Outbox rows not yet acknowledged by the broker",
+            &["service"],
+        )
+        .with_label_values(&[service.as_str()]);
+        let oldest = xf_telemetry::gauge_vec(
+            "xf_outbox_oldest_seconds",
+            "Age of the oldest outbox row not yet acknowledged by the broker",
+            &["service"],
+        )
+        .with_label_values(&[service.as_str()]);
+        loop {
+            let r: Result<(i64, i64), sqlx::Error> = sqlx::query_as(
+                "SELECT count(*),
+                        COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::int8
+                 FROM outbox WHERE published_at IS NULL",
+            )
+            .fetch_one(&pool)
+            .await;
+            match r {
+                Ok((n, age)) => {
+                    backlog.set(n, age);
+                    pending.set(n);
+                    oldest.set(age);
+                }
+                Err(e) => tracing::debug!(error = %e, "cannot count the outbox backlog"),
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
         }
     }
 
     /// Runs until cancelled; rows left unpublished stay for the next start.
     pub async fn run(self, cancel: CancellationToken) {
+        let watcher = tokio::spawn(Self::watch(
+            self.pool.clone(),
+            self.backlog.clone(),
+            self.service.clone(),
+            cancel.child_token(),
+        ));
         let mut listener = self.listen().await;
         let mut backoff = Duration::from_millis(100);
         let mut last_cleanup = std::time::Instant::now();
@@ -111,6 +169,7 @@ impl Relay {
                 _ = tokio::time::sleep(self.poll) => {}
             }
         }
+        watcher.abort();
         tracing::info!(service = %self.service, "outbox relay stopped");
     }
 

@@ -21,6 +21,12 @@ pub struct KafkaSettings {
     pub relay_batch: i64,
     /// How often the relay looks for rows when no notification arrives.
     pub relay_poll_ms: u64,
+    /// Unpublished outbox rows past which the service answers new work with 429 and
+    /// Retry-After (0: no bound).
+    pub outbox_max_pending: i64,
+    /// Events the consumer applies in one transaction when they are waiting (1 = one
+    /// transaction per event).
+    pub consumer_batch: usize,
     /// Attempts before an event that keeps failing goes to the dead-letter topic.
     pub max_attempts: u32,
     /// Published outbox rows are deleted after this many hours.
@@ -76,6 +82,15 @@ impl KafkaSettings {
         }
         if !(1..=60_000).contains(&self.relay_poll_ms) {
             out.push(("kafka.relay_poll_ms".into(), "must be 1 to 60000".into()));
+        }
+        if !(0..=100_000_000).contains(&self.outbox_max_pending) {
+            out.push((
+                "kafka.outbox_max_pending".into(),
+                "must be 0 (no bound) to 100000000".into(),
+            ));
+        }
+        if !(1..=5_000).contains(&self.consumer_batch) {
+            out.push(("kafka.consumer_batch".into(), "must be 1 to 5000".into()));
         }
         if !(1..=100).contains(&self.max_attempts) {
             out.push(("kafka.max_attempts".into(), "must be 1 to 100".into()));

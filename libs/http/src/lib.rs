@@ -135,6 +135,10 @@ pub struct Problem {
     pub detail: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// Seconds sent in `Retry-After` (429 and 503 answers).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub retry_after: Option<u16>,
 }
 
 impl Problem {
@@ -146,6 +150,7 @@ impl Problem {
             code: code.as_str(),
             detail: None,
             errors: Vec::new(),
+            retry_after: None,
         }
     }
     pub fn detail(mut self, d: impl Into<String>) -> Self {
@@ -186,6 +191,12 @@ impl Problem {
         tracing::error!(error = %cause, "unexpected error");
         Problem::new(Code::Internal)
     }
+    /// A 429 with `Retry-After`: the service takes no new work for now (nothing changed).
+    pub fn busy(retry_after_secs: u16, why: impl Into<String>) -> Self {
+        let mut p = Problem::new(Code::RateLimited).detail(why);
+        p.retry_after = Some(retry_after_secs);
+        p
+    }
     pub fn unavailable(cause: &dyn fmt::Display) -> Self {
         tracing::warn!(error = %cause, "dependency unavailable");
         Problem::new(Code::Unavailable)
@@ -207,6 +218,9 @@ impl ResponseError for Problem {
         b.content_type("application/problem+json");
         if self.status == 401 {
             b.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        if let Some(secs) = self.retry_after {
+            b.insert_header(("Retry-After", secs.to_string()));
         }
         b.json(self)
     }

@@ -114,7 +114,7 @@ pub fn init(service: &str, s: &TelemetrySettings) -> Result<TelemetryGuard, Tele
 }
 
 /// Installs tracing for tests: the propagator and a tracer provider without exporter,
-/// logs only when `XF_TEST_LOG` is set. Safe to call many times.
+/// logs only when `XINFANG_TEST_LOG` is set. Safe to call many times.
 pub fn init_for_tests() {
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {
@@ -122,7 +122,7 @@ pub fn init_for_tests() {
         let provider = SdkTracerProvider::builder().build();
         let tracer = provider.tracer("xinfang-test");
         opentelemetry::global::set_tracer_provider(provider);
-        let level = std::env::var("XF_TEST_LOG").unwrap_or_else(|_| "off".into());
+        let level = std::env::var("XINFANG_TEST_LOG").unwrap_or_else(|_| "off".into());
         let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("off"));
         let _ = tracing_subscriber::registry()
             .with(

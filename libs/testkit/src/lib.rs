@@ -4,7 +4,7 @@
 //! (`xinfang.case.v1.t_<id>`) and consumer groups, and drops them in
 //! [`Ctx::cleanup`]. Environment:
 //! - `XINFANG_TEST_DATABASE_URL` (default `postgres://xinfang:xinfang@127.0.0.1:5432/xinfang_test`)
-//! - `XINFANG_TEST_BROKERS` (default `127.0.0.1:9092`)
+//! - `XINFANG_TEST_BROKERS` (default `127.0.0.1:19092`, the broker `make test` starts)
 //! - `XINFANG_TANSU_BIN` (for tests that start a private broker)
 //! - `XINFANG_TEST_LOG` (a log filter, e.g. `info`; off by default)
 
@@ -49,7 +49,7 @@ pub fn database_url() -> String {
 }
 
 pub fn brokers() -> String {
-    std::env::var("XINFANG_TEST_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into())
+    std::env::var("XINFANG_TEST_BROKERS").unwrap_or_else(|_| "127.0.0.1:19092".into())
 }
 
 /// One test's isolated world.

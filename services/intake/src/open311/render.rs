@@ -188,7 +188,15 @@ impl Fail {
                 ])
             })
             .collect();
-        respond(format, self.status, "errors", &V::List("error", items))
+        let mut resp = respond(format, self.status, "errors", &V::List("error", items));
+        if self.status == StatusCode::TOO_MANY_REQUESTS {
+            // A client's budget sets its own; a busy service asks for a few seconds.
+            resp.headers_mut().insert(
+                actix_web::http::header::RETRY_AFTER,
+                actix_web::http::header::HeaderValue::from_static("5"),
+            );
+        }
+        resp
     }
 }
 

@@ -219,7 +219,7 @@ fn registrar(client: &super::Client, now: DateTime<Utc>) -> Claims {
     post, path = "/open311/v2/requests.{format}", tag = "open311",
     params(("format" = String, Path, description = "json or xml"), ("jurisdiction_id" = Option<String>, Query, description = "xinfang or a county code"), ("api_key" = Option<String>, Query, description = "Or in the form")),
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "api_key, service_code, address_id or address_string, description, first_name, last_name, phone, attribute[...], media_url"),
-    responses((status = 201, description = "Registered as an online petition: service_request_id, token, service_notice"), (status = 400, description = "Fields missing or invalid, each named"), (status = 403, description = "No or unknown api_key, or a place outside the key's office"), (status = 404, description = "Unknown resource or foreign jurisdiction_id: [{code, description}]"), (status = 429, description = "Over this client's budget: [{code, description}], with Retry-After"))
+    responses((status = 201, description = "Registered as an online petition: service_request_id, token, service_notice"), (status = 400, description = "Fields missing or invalid, each named"), (status = 403, description = "No or unknown api_key, or a place outside the key's office"), (status = 404, description = "Unknown resource or foreign jurisdiction_id: [{code, description}]"), (status = 429, description = "Over this client's budget, or the event backlog over its bound: [{code, description}], with Retry-After"))
 )]
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn post(
@@ -259,6 +259,7 @@ pub(super) async fn post(
             &tree,
             form.get("jurisdiction_id").or(query.get("jurisdiction_id")),
         )?;
+        crate::routes::cases::busy(&outbox).map_err(from_problem)?;
         let posted = read_post(&form, &pool, &tree, client).await?;
         let now = clock.now();
         let checked = register::check(&pool, &tree, now, posted.new_case)

@@ -29,6 +29,23 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, Problem> {
     Ok(Some(v.to_owned()))
 }
 
+/// Past the outbox's bound the desk slows down rather than piling up events the broker
+/// cannot take: a 429 with `Retry-After`, nothing registered.
+pub fn busy(outbox: &Outbox) -> Result<(), Problem> {
+    let backlog = outbox.backlog();
+    if backlog.saturated() {
+        return Err(Problem::busy(
+            5,
+            format!(
+                "{} events wait for the broker (bound {}); nothing was registered, retry shortly",
+                backlog.pending(),
+                backlog.max_pending()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Registers a letter, visit, call or online petition.
 #[utoipa::path(
     post, path = "/v1/cases", request_body = NewCase,
@@ -40,6 +57,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, Problem> {
         (status = 409, description = "Idempotency-Key reused with another request"),
         (status = 413, description = "Body too large"), (status = 415, description = "Not JSON"),
         (status = 422, description = "Fields missing or invalid, each named"),
+        (status = 429, description = "The event backlog is over its bound (the broker is slow or away): nothing registered; retry after Retry-After seconds"),
     ),
     security(("bearer" = []))
 )]
@@ -57,6 +75,7 @@ pub async fn register(
 ) -> Result<HttpResponse, Problem> {
     let claims = user.0;
     claims.require_any_role(&[roles::REGISTRAR])?;
+    busy(&outbox)?;
     let key = idempotency_key(&req)?;
     let input = body.into_inner();
     let request_hash =

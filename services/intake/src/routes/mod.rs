@@ -1,4 +1,4 @@
-mod cases;
+pub(crate) mod cases;
 pub mod limit;
 mod public;
 mod vault;
