@@ -54,6 +54,30 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// Ends the Chromium processes of this test's own profile when the test ends, passed or
+/// failed (chromedriver stopped with SIGKILL leaves its browser behind).
+struct ProfileGuard(String);
+
+impl Drop for ProfileGuard {
+    fn drop(&mut self) {
+        let flag = format!("--user-data-dir={}", self.0);
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return;
+        };
+        for e in dir.filter_map(Result::ok) {
+            let pid = e.file_name().to_string_lossy().into_owned();
+            if !pid.bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            if cmd.split(|b| *b == 0).any(|a| a == flag.as_bytes()) {
+                let _ = std::process::Command::new("kill").arg(&pid).status();
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 struct Browser {
     d: Driver,
     base: String,
@@ -395,6 +419,7 @@ async fn the_console_in_a_real_browser() {
     })
     .await;
     let profile = std::env::temp_dir().join(format!("xinfang-{}-chromium", ctx.id));
+    let _guard = ProfileGuard(profile.display().to_string());
     let downloads = std::env::temp_dir().join(format!("xinfang-{}-downloads", ctx.id));
     std::fs::create_dir_all(&downloads).expect("downloads dir");
     let d = Driver::start(
