@@ -26,10 +26,11 @@
 #
 # Environment:
 #   XINFANG_BENCH_QUICK=1   a tenth of the requests (a quick check, noisy figures)
-#   XINFANG_BENCH_ONLY=intake|routing|scheduling|reporting  one section only (routing: the national
+#   XINFANG_BENCH_ONLY=intake|routing|scheduling|reporting|bus  one section only (routing: the national
 #                           tree, routing decisions, the worklist at 1M cases, the sweeper;
 #                           scheduling: the county's annual plans, the ICS feed under load;
-#                           reporting: stats over 1M cases, event ingestion)
+#                           reporting: stats over 1M cases, event ingestion;
+#                           bus: 200k events through the durable broker)
 #   XINFANG_BENCH_SKIP_BUILD=1  use the release binaries already in target/release
 #   XINFANG_BENCH_DRAIN_TIMEOUT longest drain wait per row, seconds (default 180);
 #                           a row that does not drain shows ">N" in the drain column
@@ -121,7 +122,17 @@ section_reporting() {
     XINFANG_RUN="$RUN/bench-broker-report" bash "$ROOT/scripts/stack/broker.sh" stop >&2 || true
 }
 SECTIONS+=(section_reporting)
-# XINFANG_BENCH_ONLY=intake|routing|scheduling|reporting runs one section.
+# The bus on the durable development broker: its own table ($ROWS3).
+ROWS3="$(mktemp "${TMPDIR:-/tmp}/xf-bench3.XXXXXX")"
+trap 'rm -f "$ROWS" "$ROWS2" "$ROWS3"' EXIT
+section_bus() {
+    say "bus: $(scale 200000) events through an outbox, the relay, a fresh durable tansu and a consumer"
+    if ! XINFANG_TANSU_BIN="$(bash "$ROOT/scripts/stack/broker.sh" bin)" \
+        "$BIN_DIR/xf-bench-bus" --events "$(scale 200000)" --batch 1,200 >"$ROWS3"; then
+        FAILED=1; echo "FAILED: xf-bench-bus" >>"$ROWS3"; fi
+}
+SECTIONS+=(section_bus)
+# XINFANG_BENCH_ONLY=intake|routing|scheduling|reporting|bus runs one section.
 if [ -n "${XINFANG_BENCH_ONLY:-}" ]; then SECTIONS=("section_${XINFANG_BENCH_ONLY}"); fi
 
 if [ "${XINFANG_BENCH_SKIP_BUILD:-0}" != 1 ]; then
@@ -145,6 +156,10 @@ fi
 if [ -s "$ROWS2" ]; then
     "$BIN_DIR/xf-bench-routing" --print-header
     cat "$ROWS2"
+    echo
+fi
+if [ -s "$ROWS3" ]; then
+    cat "$ROWS3"
     echo
 fi
 echo "machine: $(nproc) cores; services from target/release, still running (make down stops them)"

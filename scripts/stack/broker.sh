@@ -269,7 +269,16 @@ cmd_start() {
     local rc=0
     wait_port "$BROKER_HOST" "$port" "$START_TIMEOUT" "$pid" || rc=$?
     case $rc in
-    0) log "broker running (pid $pid) on $BROKER_HOST:$port" ;;
+    0)
+        if [[ $memory -eq 0 ]]; then
+            index_sqlite "$data/tansu.db" || {
+                kill -TERM "$pid" 2>/dev/null || true
+                rm -f "$PID_FILE" "$PORT_FILE"
+                die "cannot index the broker's sqlite storage ($data/tansu.db)"
+            }
+        fi
+        log "broker running (pid $pid) on $BROKER_HOST:$port"
+        ;;
     2)
         rm -f "$PID_FILE" "$PORT_FILE"
         die_since "broker exited during startup" "$log_start"
@@ -282,6 +291,20 @@ cmd_start() {
         die_since "broker did not answer on $BROKER_HOST:$port within ${START_TIMEOUT}s; stopped it" "$log_start"
         ;;
     esac
+}
+
+# The index tansu's sqlite storage lacks (see tansu-sqlite.sql); tansu has created its
+# tables by the time it listens.
+index_sqlite() {
+    local db="$1" i
+    for i in $(seq 1 50); do
+        if sqlite3 -cmd ".timeout 30000" "$db" "select 1 from sqlite_master where name = 'header'" 2>/dev/null | grep -q 1; then
+            sqlite3 -cmd ".timeout 30000" "$db" <"$(dirname "${BASH_SOURCE[0]}")/tansu-sqlite.sql"
+            return
+        fi
+        sleep 0.2
+    done
+    return 1
 }
 
 cmd_stop() {

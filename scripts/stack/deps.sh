@@ -17,7 +17,7 @@ if [[ "${1:-}" == --browser ]]; then
     browser=(chromium chromium-driver fonts-noto-cjk)
     shift
 fi
-packages=(cmake build-essential zlib1g-dev libcurl4-openssl-dev pkg-config curl jq "${browser[@]}" "$@")
+packages=(cmake build-essential zlib1g-dev libcurl4-openssl-dev pkg-config curl jq sqlite3 "${browser[@]}" "$@")
 
 command -v dpkg-query >/dev/null 2>&1 || die "dpkg-query not found: this script supports Debian/Ubuntu only"
 

@@ -750,3 +750,31 @@ async fn a_consumer_applies_batches_once_and_resumes_from_its_checkpoint_when_th
     run.await.expect("consumer stops");
     ctx.cleanup().await;
 }
+
+/// A backlog far larger than a test's usual handful goes through the durable broker
+/// (sqlite storage, as `make demo` runs it) without a stall: tansu 0.6 alone stops
+/// answering after some 20,000 events here (see `scripts/stack/tansu-sqlite.sql`).
+#[tokio::test]
+async fn a_large_backlog_goes_through_the_durable_broker_without_a_stall() {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_xf-bench-bus"))
+        .args([
+            "--events",
+            "60000",
+            "--batch",
+            "200",
+            "--stall-secs",
+            "45",
+            "--check",
+        ])
+        .env("XINFANG_TEST_DATABASE_URL", xf_testkit::database_url())
+        .output()
+        .await
+        .expect("xf-bench-bus runs");
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{table}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(table.contains("| 200 | 60000 |"), "{table}");
+}

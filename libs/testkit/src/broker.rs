@@ -80,7 +80,7 @@ impl TestBroker {
                 .await
                 .is_ok()
             {
-                return Ok(());
+                return self.index().await;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -88,6 +88,45 @@ impl TestBroker {
             "the test broker did not listen on port {} within 10 s",
             self.port
         )
+    }
+
+    /// Adds the index tansu's sqlite storage lacks, as `scripts/stack/broker.sh` does
+    /// (see `scripts/stack/tansu-sqlite.sql`); tansu has created its tables once it listens.
+    async fn index(&self) -> anyhow::Result<()> {
+        const SQL: &str = include_str!("../../../scripts/stack/tansu-sqlite.sql");
+        let db = self.dir.join("tansu.db");
+        for _ in 0..50 {
+            let out = Command::new("sqlite3")
+                .arg("-cmd")
+                .arg(".timeout 30000")
+                .arg(&db)
+                .arg("select count(*) from sqlite_master where name = 'header'")
+                .output()
+                .await?;
+            if String::from_utf8_lossy(&out.stdout).trim() == "1" {
+                let mut child = Command::new("sqlite3")
+                    .arg("-cmd")
+                    .arg(".timeout 30000")
+                    .arg(&db)
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()?;
+                if let Some(mut stdin) = child.stdin.take() {
+                    use tokio::io::AsyncWriteExt as _;
+                    stdin.write_all(SQL.as_bytes()).await?;
+                }
+                let out = child.wait_with_output().await?;
+                anyhow::ensure!(
+                    out.status.success(),
+                    "sqlite3 could not index the broker's storage: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        anyhow::bail!("the test broker's storage has no header table after 10 s")
     }
 
     /// Stops the broker process (storage is kept).

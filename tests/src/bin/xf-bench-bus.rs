@@ -42,6 +42,9 @@ struct Args {
     /// Use this broker instead of starting a fresh durable one (it is not restarted).
     #[arg(long)]
     brokers: Option<String>,
+    /// Exit with status 1 when a run stalled, lost or doubled an event (for tests).
+    #[arg(long)]
+    check: bool,
     /// Keep the schemas (for inspection) instead of dropping them.
     #[arg(long)]
     keep: bool,
@@ -318,8 +321,10 @@ async fn main() -> anyhow::Result<()> {
         "| consumer batch | events | relay done s | relay ev/s | all applied s | applied ev/s | stalled at | resumed after | applied twice |"
     );
     println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |");
+    let mut failed = false;
     for &batch in &args.batch {
         let r = run(&args, batch).await?;
+        failed |= r.stalled_at.is_some() || r.twice != 0 || r.applied != r.events as i64;
         let rate = |secs: f64| {
             if secs.is_finite() && secs > 0.0 {
                 format!("{:.0}", r.events as f64 / secs)
@@ -340,6 +345,10 @@ async fn main() -> anyhow::Result<()> {
             r.after_restart,
             r.twice,
         );
+    }
+    if args.check && failed {
+        eprintln!("==> a run stalled, lost or doubled events");
+        std::process::exit(1);
     }
     Ok(())
 }
