@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 #
-# One image, five binaries: /usr/local/bin/xf-intake, xf-routing, xf-supervision,
-# xf-scheduling, xf-reporting. The services share almost all of their dependency
+# One image, six binaries: /usr/local/bin/xf-intake, xf-routing, xf-supervision,
+# xf-scheduling, xf-reporting and the web console xf-console. The services share almost all of their dependency
 # tree (rdkafka, sqlx, actix, OpenTelemetry), so one build compiles it once, one image
 # is scanned, signed and promoted, and nodes pull one set of layers. The Helm chart
 # picks the binary per Deployment (`command: [/usr/local/bin/xf-<service>]`,
@@ -18,7 +18,7 @@ FROM rust:${RUST_VERSION}-slim-${DEBIAN_RELEASE} AS builder
 # librdkafka is built from source by rdkafka's cmake-build feature.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      cmake build-essential zlib1g-dev libcurl4-openssl-dev pkg-config \
+      cmake build-essential zlib1g-dev libcurl4-openssl-dev pkg-config npm \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -29,10 +29,12 @@ ENV SQLX_OFFLINE=true
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked \
-      -p xf-intake -p xf-routing -p xf-supervision -p xf-scheduling -p xf-reporting \
+      -p xf-intake -p xf-routing -p xf-supervision -p xf-scheduling -p xf-reporting -p xf-console \
  && mkdir -p /out \
  && cp target/release/xf-intake target/release/xf-routing target/release/xf-supervision \
-       target/release/xf-scheduling target/release/xf-reporting /out/
+       target/release/xf-scheduling target/release/xf-reporting target/release/xf-console /out/
+# The console's pinned chart library (checksum verified), served by the console itself.
+RUN XINFANG_CACHE=/assets bash scripts/console/assets.sh
 
 # ---- runtime ------------------------------------------------------------------------
 FROM debian:${DEBIAN_RELEASE}-slim AS runtime
@@ -46,6 +48,7 @@ RUN apt-get update \
       --shell /usr/sbin/nologin xinfang
 
 COPY --from=builder /out/ /usr/local/bin/
+COPY --from=builder /assets/console-assets/echarts.min.js /usr/local/share/xinfang/console-assets/
 
 # Fail the build if a binary misses a shared library in this image.
 RUN for b in /usr/local/bin/xf-*; do \
@@ -53,13 +56,13 @@ RUN for b in /usr/local/bin/xf-*; do \
     done
 
 LABEL org.opencontainers.image.title="xinfang" \
-      org.opencontainers.image.description="Xinfang services: xf-intake, xf-routing, xf-supervision, xf-scheduling, xf-reporting" \
+      org.opencontainers.image.description="Xinfang services: xf-intake, xf-routing, xf-supervision, xf-scheduling, xf-reporting, xf-console" \
       org.opencontainers.image.licenses="Apache-2.0"
 
 # Numeric user so Kubernetes can enforce runAsNonRoot.
 USER 10001:10001
 WORKDIR /tmp
-EXPOSE 8081 8082 8083 8084 8085
+EXPOSE 8080 8081 8082 8083 8084 8085
 # No default service: run one of the binaries, e.g.
 #   docker run --rm IMAGE xf-routing config-keys
 CMD ["xf-intake", "config-keys"]

@@ -18,10 +18,10 @@ XF_BIN_DIR ?= target/debug
 
 include mk/charts.mk
 
-.PHONY: help demo test test-broker open311-client fuzz-tool down reset stack deps build lint fmt bench status logs clean-test-schemas
+.PHONY: help demo test browser test-broker open311-client fuzz-tool down reset stack deps build lint fmt bench status logs clean-test-schemas
 
 help:
-	@echo "make demo   — start Postgres, the broker and the five services; register cases in a real county; show the flow"
+	@echo "make demo   — start Postgres, the broker, the five services and the console; register cases in a real county; show the flow"
 	@echo "make test   — install/start what is missing and run every test, lint and chart check"
 	@echo "make down   — stop the services and the broker;  make reset — also delete local data"
 	@echo "make status — what is running;  make logs — tail the service logs"
@@ -47,6 +47,8 @@ demo: stack build
 	@echo "==> driving cases through the stack"
 	@$(XF_BIN_DIR)/xf-demo
 	@echo
+	@bash scripts/services.sh links
+	@echo
 	@echo "The stack keeps running: 'make status', 'make logs', 'make down'."
 
 status:
@@ -54,7 +56,7 @@ status:
 	@bash scripts/stack/broker.sh status || true
 
 logs:
-	@tail -n 20 $(XINFANG_RUN)/logs/{intake,routing,supervision,scheduling,reporting}.log
+	@tail -n 20 $(XINFANG_RUN)/logs/{intake,routing,supervision,scheduling,reporting,console}.log
 
 down:
 	@bash scripts/services.sh stop
@@ -94,7 +96,13 @@ open311-client:
 fuzz-tool:
 	@bash scripts/fuzz/install.sh >/dev/null
 
-test: stack clean-test-schemas test-broker open311-client fuzz-tool
+# Headless Chromium and its driver (Debian packages) and the console's pinned assets,
+# for the console's browser test.
+browser:
+	@bash scripts/stack/deps.sh --browser
+	@bash scripts/console/assets.sh >/dev/null
+
+test: stack clean-test-schemas test-broker open311-client fuzz-tool browser
 	@echo "==> cargo build (all targets)"
 	$(CARGO) build --workspace --all-targets
 	@echo "==> tests"

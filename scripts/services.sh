@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Starts, stops and reports the five services of the local stack.
+# Starts, stops and reports the five services of the local stack and the console.
 #   scripts/services.sh start|stop|restart|status
 # Binaries come from ${XF_BIN_DIR:-target/debug}; logs go to $XINFANG_RUN/logs/<service>.log.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 RUN="${XINFANG_RUN:-$ROOT/.run}"
 BIN_DIR="${XF_BIN_DIR:-$ROOT/target/debug}"
-SERVICES=(intake:8081 routing:8082 supervision:8083 scheduling:8084 reporting:8085)
+SERVICES=(intake:8081 routing:8082 supervision:8083 scheduling:8084 reporting:8085 console:8080)
 mkdir -p "$RUN/logs"
 
 say() { echo "==> $*" >&2; }
@@ -24,6 +24,7 @@ start_one() {
   local bin="$BIN_DIR/xf-$name"
   [ -x "$bin" ] || { say "missing $bin (run: cargo build --bins)"; return 1; }
   say "starting $name on :$port (log: $RUN/logs/$name.log)"
+  if [ "$name" = console ]; then start_console "$bin" "$port"; return; fi
   local peers=""
   if [ "$name" = intake ]; then
     # intake reads replies from routing (an overseer's token of the demo county) and
@@ -41,6 +42,20 @@ start_one() {
     $( [ "$name" = intake ] && echo "XF_VAULT__KEY_FILE=$ROOT/dev/keys/dev-vault.key XF_VAULT__PSEUDONYM_KEY_FILE=$ROOT/dev/keys/dev-pseudonym.key XF_OPEN311__API_KEYS_FILE=$ROOT/scripts/open311-client/dev-open311-keys.txt" ) \
     setsid "$bin" serve >>"$RUN/logs/$name.log" 2>&1 < /dev/null &
   echo $! > "$RUN/$name.pid"
+}
+
+# The console owns no data: no database, no broker; it calls the services above.
+start_console() {
+  local bin="$1" port="$2" key
+  bash "$ROOT/scripts/console/assets.sh" >/dev/null || say "the console's chart assets are missing (npm); charts show as tables"
+  key="$(grep -v '^#' "$ROOT/scripts/open311-client/dev-open311-keys.txt" | grep -v '^$' | head -1 | cut -f1)"
+  env $(env | grep -o '^XF_[A-Z0-9_]*' | sed 's/^/-u /') \
+    XF_HTTP__PORT="$port" \
+    XF_AUTH__PUBLIC_KEY_FILE="$ROOT/dev/keys/dev-ed25519-public.pem" \
+    XF_DEV_SIGNIN__PRIVATE_KEY_FILE="$ROOT/dev/keys/dev-ed25519-private.pem" \
+    XF_PUBLIC__OPEN311_API_KEY="$key" \
+    setsid "$bin" serve >>"$RUN/logs/console.log" 2>&1 < /dev/null &
+  echo $! > "$RUN/console.pid"
 }
 
 stop_one() {
@@ -69,7 +84,7 @@ case "${1:-status}" in
   start)
     for s in "${SERVICES[@]}"; do start_one "${s%%:*}" "${s##*:}"; done
     for s in "${SERVICES[@]}"; do wait_ready "${s%%:*}" "${s##*:}"; done
-    say "all five services ready" ;;
+    say "all five services and the console ready" ;;
   stop)
     for s in "${SERVICES[@]}"; do stop_one "${s%%:*}"; done ;;
   restart)
@@ -79,5 +94,8 @@ case "${1:-status}" in
       n="${s%%:*}"; p="${s##*:}"
       if alive "$n"; then echo "$n: running (pid $(cat "$RUN/$n.pid"), http://127.0.0.1:$p)"; else echo "$n: stopped"; fi
     done ;;
-  *) echo "usage: $0 start|stop|restart|status" >&2; exit 2 ;;
+  links)
+    # The console's address and a signed-in link per demo role (development sign-in).
+    "$BIN_DIR/xf-console" dev-links ;;
+  *) echo "usage: $0 start|stop|restart|status|links" >&2; exit 2 ;;
 esac

@@ -15,7 +15,7 @@ fail when
 Usage: agreement.py --bin-dir DIR [--expect-all RENDER] RENDER=FILE.yaml [...]
 
 --expect-all names a render (e.g. "default") in which each of the five services must
-appear as both a Deployment and a migration Job.
+appear as both a Deployment and a migration Job, and the console as a Deployment.
 Needs PyYAML (installed with kubernetes-validate in the tools venv).
 """
 from __future__ import annotations
@@ -28,6 +28,8 @@ import sys
 import yaml
 
 SERVICES = ["intake", "routing", "supervision", "scheduling", "reporting"]
+# Deployables without a schema (no migration Job): the web console.
+FRONTENDS = ["console"]
 CHECKED_PREFIXES = ("XF_", "XINFANG_")
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"}
 
@@ -104,7 +106,7 @@ def main() -> int:
 
     keys: dict[str, dict[str, str]] = {}
     key_errors: dict[str, str] = {}
-    for svc in SERVICES:
+    for svc in SERVICES + FRONTENDS:
         binary = f"xf-{svc}"
         try:
             keys[binary] = config_keys(args.bin_dir, binary)
@@ -116,7 +118,7 @@ def main() -> int:
     seen: dict[str, set[tuple[str, str]]] = {}
 
     print(f"binaries from {args.bin_dir}:")
-    for svc in SERVICES:
+    for svc in SERVICES + FRONTENDS:
         b = f"xf-{svc}"
         if b in keys:
             req = sum(1 for v in keys[b].values() if v == "required")
@@ -147,7 +149,7 @@ def main() -> int:
                 set_names = {n for n in env if n.startswith(CHECKED_PREFIXES)}
                 if binary not in keys:
                     if binary.startswith("xf-") or set_names:
-                        msg = key_errors.get(binary) or f"command {cmd!r} is not one of the five service binaries"
+                        msg = key_errors.get(binary) or f"command {cmd!r} is not one of the service binaries"
                         problems.append(msg)
                     else:
                         continue  # not a service container
@@ -175,6 +177,9 @@ def main() -> int:
             for kind in ("Deployment", "Job"):
                 if (f"xf-{svc}", kind) not in got:
                     failures.append(f"[{args.expect_all}] no {kind} runs xf-{svc}")
+        for svc in FRONTENDS:
+            if (f"xf-{svc}", "Deployment") not in got:
+                failures.append(f"[{args.expect_all}] no Deployment runs xf-{svc}")
 
     w = max([len(r[1]) for r in rows] + [8])
     print(f"{'render':<12} {'workload':<{w}} {'binary':<16} {'XF vars':>7}  result")

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Install the Debian packages the Rust build needs, when missing.
 #
-#   scripts/stack/deps.sh [EXTRA_PACKAGE...]
+#   scripts/stack/deps.sh [--browser] [EXTRA_PACKAGE...]
 #
+# --browser adds headless Chromium, its WebDriver and CJK fonts (the console's browser
+# test: chromium chromium-driver fonts-noto-cjk).
 # Checks each package with dpkg first; only if one is missing does it run
 # `apt-get update` (once) and `apt-get install -y` for the missing ones.
 # Log: $XINFANG_RUN/logs/deps-apt.log. Exit 0 when all are installed.
@@ -10,7 +12,12 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-packages=(cmake build-essential zlib1g-dev libcurl4-openssl-dev pkg-config curl jq sqlite3 "$@")
+browser=()
+if [[ "${1:-}" == --browser ]]; then
+    browser=(chromium chromium-driver fonts-noto-cjk)
+    shift
+fi
+packages=(cmake build-essential zlib1g-dev libcurl4-openssl-dev pkg-config curl jq sqlite3 "${browser[@]}" "$@")
 
 command -v dpkg-query >/dev/null 2>&1 || die "dpkg-query not found: this script supports Debian/Ubuntu only"
 

@@ -38,11 +38,16 @@ spec:
 {{/*
 Per-service policy (the release-wide deny-all is in networkpolicy.yaml). Applies to
 the service's API pods and its migration pods; egress to DNS, Postgres, Kafka and the
-OTLP collector; ingress to the HTTP port from the ingress controller and Prometheus.
+OTLP collector; ingress to the HTTP port from the ingress controller, Prometheus and
+the console.
 */}}
 {{- define "xinfang.networkPolicy" -}}
 {{- $np := .root.Values.networkPolicy -}}
 {{- $from := concat $np.ingressController.from $np.prometheus.from $np.extraIngressFrom -}}
+{{- if .root.Values.console.enabled -}}
+{{- $console := include "xinfang.svc.selectorLabels" (dict "root" .root "name" "console" "svc" .root.Values.console) | fromYaml -}}
+{{- $from = append $from (dict "podSelector" (dict "matchLabels" $console)) -}}
+{{- end -}}
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata:
