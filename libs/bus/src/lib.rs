@@ -54,7 +54,12 @@ pub enum BusError {
 pub fn producer(s: &KafkaSettings) -> Result<FutureProducer, BusError> {
     Ok(ClientConfig::new()
         .set("bootstrap.servers", &s.brokers)
-        .set("enable.idempotence", "true")
+        // Not the idempotent producer: after a message timed out during a broker
+        // outage it bumps its epoch, and tansu 0.6 then refuses that producer's every
+        // later write. Order per case is kept by one request in flight per connection;
+        // a retried batch may arrive twice, which consumers drop by event id.
+        .set("enable.idempotence", "false")
+        .set("max.in.flight.requests.per.connection", "1")
         .set("acks", "all")
         .set("message.timeout.ms", s.message_timeout_ms.to_string())
         .set("linger.ms", "5")

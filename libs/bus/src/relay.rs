@@ -24,7 +24,15 @@ pub struct Relay {
     poll: Duration,
     retention_hours: u32,
     backlog: Arc<Backlog>,
+    /// To build a new producer when the current one stays stuck.
+    settings: KafkaSettings,
 }
+
+/// Failed rounds in a row after which the relay replaces its producer: an idempotent
+/// producer whose messages timed out during a broker outage bumps its epoch, and a broker
+/// that does not follow (tansu 0.6 answers every later produce with an unknown error)
+/// would otherwise keep the outbox from draining for good.
+const ROUNDS_BEFORE_NEW_PRODUCER: u32 = 3;
 
 struct Row_ {
     id: i64,
@@ -53,6 +61,7 @@ impl Relay {
             poll: Duration::from_millis(s.relay_poll_ms),
             retention_hours: s.outbox_retention_hours,
             backlog: Arc::new(Backlog::default()),
+            settings: s.clone(),
         }
     }
 
@@ -106,7 +115,7 @@ impl Relay {
     }
 
     /// Runs until cancelled; rows left unpublished stay for the next start.
-    pub async fn run(self, cancel: CancellationToken) {
+    pub async fn run(mut self, cancel: CancellationToken) {
         let watcher = tokio::spawn(Self::watch(
             self.pool.clone(),
             self.backlog.clone(),
@@ -122,6 +131,7 @@ impl Relay {
             &["service"],
         )
         .with_label_values(&[self.service.as_str()]);
+        let mut failed_rounds = 0u32;
         loop {
             if cancel.is_cancelled() {
                 break;
@@ -130,11 +140,26 @@ impl Relay {
                 Ok(n) if n > 0 => {
                     published.inc_by(n as u64);
                     backoff = Duration::from_millis(100);
+                    failed_rounds = 0;
                     continue;
                 }
-                Ok(_) => backoff = Duration::from_millis(100),
+                Ok(_) => {
+                    backoff = Duration::from_millis(100);
+                    failed_rounds = 0;
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, service = %self.service, "outbox relay round failed; retrying");
+                    failed_rounds += 1;
+                    if failed_rounds >= ROUNDS_BEFORE_NEW_PRODUCER {
+                        failed_rounds = 0;
+                        match crate::producer(&self.settings) {
+                            Ok(p) => {
+                                tracing::warn!(service = %self.service, "outbox relay: a new producer replaces the stuck one");
+                                self.producer = p;
+                            }
+                            Err(e) => tracing::warn!(error = %e, "cannot create a new producer"),
+                        }
+                    }
                     tokio::select! {
                         _ = cancel.cancelled() => break,
                         _ = tokio::time::sleep(backoff) => {}
