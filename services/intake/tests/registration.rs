@@ -883,7 +883,23 @@ async fn the_citizen_follows_reviews_and_rates() {
         "once"
     );
 
-    // The reply to the review opens the re-review window; past it, 409.
+    // The reply to the review opens the re-review window; past it, 409. (It answers the
+    // review request: the request is on the topic before the reply, as when routing
+    // answers it.)
+    let pool = ctx.svc("intake").pool.clone();
+    eventually(
+        "the review request published",
+        Duration::from_secs(60),
+        || async {
+            let left: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                    .fetch_one(&pool)
+                    .await
+                    .ok()?;
+            (left == 0).then_some(())
+        },
+    )
+    .await;
     reply(&ctx, &id).await;
     eventually(
         "intake saw the second reply",
