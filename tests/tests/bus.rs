@@ -109,15 +109,7 @@ async fn two_relays_publish_each_row_once_in_case_order() {
         )
         .run(cancel.clone()),
     );
-    eventually("the outbox drains", Duration::from_secs(60), || async {
-        let left: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-                .fetch_one(&pool)
-                .await
-                .ok()?;
-        (left == 0).then_some(())
-    })
-    .await;
+    xf_testkit::outbox_drained(&pool, Duration::from_secs(60)).await;
     cancel.cancel();
     let _ = r1.await;
     let _ = r2.await;
@@ -626,15 +618,7 @@ async fn publish(ctx: &Ctx, k: &KafkaSettings, source: &PgPool, cases: &[Uuid]) 
         )
         .run(cancel.clone()),
     );
-    eventually("the outbox drains", Duration::from_secs(60), || async {
-        let left: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-                .fetch_one(source)
-                .await
-                .ok()?;
-        (left == 0).then_some(())
-    })
-    .await;
+    xf_testkit::outbox_drained(source, Duration::from_secs(60)).await;
     cancel.cancel();
     relay.await.expect("relay");
 }

@@ -65,10 +65,13 @@ impl Checkpoints {
         self.next.lock().ok()?.get(&partition).copied()
     }
 
-    fn advance(&self, partition: i32, next: i64) {
+    /// Moves each partition's checkpoint forward (never back).
+    fn remember(&self, reached: impl IntoIterator<Item = (i32, i64)>) {
         if let Ok(mut m) = self.next.lock() {
-            let e = m.entry(partition).or_insert(next);
-            *e = (*e).max(next);
+            for (partition, next) in reached {
+                let e = m.entry(partition).or_insert(next);
+                *e = (*e).max(next);
+            }
         }
     }
 }
@@ -343,9 +346,7 @@ impl<H: Handler> Consumer<H> {
         .bind(&self.topic)
         .fetch_all(&self.pool)
         .await?;
-        for (p, next) in rows {
-            self.checkpoints.advance(p, next);
-        }
+        self.checkpoints.remember(rows);
         Ok(())
     }
 
@@ -454,9 +455,7 @@ impl<H: Handler> Consumer<H> {
         let msgs: Vec<&OwnedMessage> = run.iter().map(|i| &i.msg).collect();
         let reached = self.checkpoint(&mut tx, &msgs).await?;
         tx.commit().await?;
-        for (p, next) in reached {
-            self.checkpoints.advance(p, next);
-        }
+        self.checkpoints.remember(reached);
         Ok(out)
     }
 
@@ -552,9 +551,7 @@ impl<H: Handler> Consumer<H> {
             && let Ok(reached) = self.checkpoint(&mut tx, &[msg]).await
             && tx.commit().await.is_ok()
         {
-            for (p, next) in reached {
-                self.checkpoints.advance(p, next);
-            }
+            self.checkpoints.remember(reached);
         }
         Outcome::Done
     }
@@ -580,9 +577,7 @@ impl<H: Handler> Consumer<H> {
         }
         let reached = self.checkpoint(&mut tx, &[msg]).await?;
         tx.commit().await?;
-        for (p, next) in reached {
-            self.checkpoints.advance(p, next);
-        }
+        self.checkpoints.remember(reached);
         Ok(fresh)
     }
 
@@ -698,9 +693,7 @@ impl<H: Handler> Consumer<H> {
         .await?;
         let reached = self.checkpoint(&mut tx, &[msg]).await?;
         tx.commit().await?;
-        for (p, next) in reached {
-            self.checkpoints.advance(p, next);
-        }
+        self.checkpoints.remember(reached);
         Ok(())
     }
 }

@@ -235,6 +235,19 @@ impl Ctx {
     }
 }
 
+/// Waits until every row of the outbox in `pool`'s schema is published.
+pub async fn outbox_drained(pool: &PgPool, timeout: Duration) {
+    eventually("the outbox drains", timeout, || async {
+        let left: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                .fetch_one(pool)
+                .await
+                .ok()?;
+        (left == 0).then_some(())
+    })
+    .await;
+}
+
 /// Polls `f` until it returns Some, or fails after `timeout`.
 pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
 where

@@ -886,20 +886,7 @@ async fn the_citizen_follows_reviews_and_rates() {
     // The reply to the review opens the re-review window; past it, 409. (It answers the
     // review request: the request is on the topic before the reply, as when routing
     // answers it.)
-    let pool = ctx.svc("intake").pool.clone();
-    eventually(
-        "the review request published",
-        Duration::from_secs(60),
-        || async {
-            let left: i64 =
-                sqlx::query_scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-                    .fetch_one(&pool)
-                    .await
-                    .ok()?;
-            (left == 0).then_some(())
-        },
-    )
-    .await;
+    xf_testkit::outbox_drained(&ctx.svc("intake").pool, Duration::from_secs(60)).await;
     reply(&ctx, &id).await;
     eventually(
         "intake saw the second reply",
