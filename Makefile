@@ -18,7 +18,7 @@ XF_BIN_DIR ?= target/debug
 
 include mk/charts.mk
 
-.PHONY: help demo test browser test-broker open311-client fuzz-tool down reset stack deps build lint fmt bench status logs clean-test-schemas
+.PHONY: help demo test chaos browser test-broker open311-client fuzz-tool down reset stack deps build lint fmt bench status logs clean-test-schemas
 
 help:
 	@echo "make demo   — start Postgres, the broker, the five services and the console; register cases in a real county; show the flow"
@@ -26,6 +26,7 @@ help:
 	@echo "make down   — stop the services and the broker;  make reset — also delete local data"
 	@echo "make status — what is running;  make logs — tail the service logs"
 	@echo "make bench  — benchmarks (tables)"
+	@echo "make chaos  — 10,000 cases through the five services while each is killed, the broker and Postgres restarted; checks every schema (CHAOS_CASES=N)"
 	@echo "make lint   — cargo fmt --check and clippy -D warnings;  make fmt — format the code"
 	@echo "make charts-check — the Helm chart checks (offline)"
 
@@ -115,3 +116,13 @@ test: stack clean-test-schemas test-broker open311-client fuzz-tool browser
 
 bench: stack build
 	@bash scripts/bench.sh
+
+# The chaos run brings its own durable broker and its own Postgres cluster (temp folders,
+# free ports): it needs the tansu binary and the postgresql package's server binaries,
+# not the shared stack, which it leaves alone.
+CHAOS_CASES ?= 10000
+chaos: deps build
+	@bash scripts/stack/postgres.sh ensure >/dev/null
+	@bash scripts/stack/broker.sh install
+	@echo "==> chaos: $(CHAOS_CASES) cases under faults"
+	XINFANG_TANSU_BIN="$$(bash scripts/stack/broker.sh bin)" $(XF_BIN_DIR)/xf-chaos --cases $(CHAOS_CASES) --logs $(XINFANG_RUN)/logs/chaos

@@ -24,6 +24,7 @@ fn kafka(ctx: &Ctx) -> KafkaSettings {
         partitions: 3,
         replication_factor: 1,
         group_id: format!("g-{}", ctx.id),
+        assignment: xf_bus::Assignment::Group,
         message_timeout_ms: 10_000,
         relay_batch: 50,
         relay_poll_ms: 20,

@@ -18,7 +18,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 use xf_events::Event;
 
-use crate::{BusError, KafkaSettings, headers};
+use crate::{Assignment, BusError, KafkaSettings, headers};
 /// Why handling an event failed.
 #[derive(Debug, thiserror::Error)]
 pub enum HandleError {
@@ -148,6 +148,8 @@ pub struct Consumer<H: Handler> {
     dlq_topic: String,
     max_attempts: u32,
     batch: usize,
+    assignment: Assignment,
+    brokers: String,
 }
 
 #[derive(Clone, Copy)]
@@ -229,7 +231,16 @@ impl<H: Handler> Consumer<H> {
             .set("bootstrap.servers", &s.brokers)
             .set("group.id", &s.group_id)
             .set("client.id", format!("{}-consumer", s.group_id))
-            .set("enable.auto.commit", "true")
+            // With every partition assigned by this process the schema's checkpoints are
+            // the only record: nothing is committed to the coordinator.
+            .set(
+                "enable.auto.commit",
+                if s.assignment == Assignment::All {
+                    "false"
+                } else {
+                    "true"
+                },
+            )
             .set("auto.commit.interval.ms", "1000")
             // Offsets are stored only after the effect's transaction committed.
             .set("enable.auto.offset.store", "false")
@@ -252,7 +263,53 @@ impl<H: Handler> Consumer<H> {
             dlq_topic: s.dlq_topic.clone(),
             max_attempts: s.max_attempts,
             batch: s.consumer_batch.max(1),
+            assignment: s.assignment,
+            brokers: s.brokers.clone(),
         })
+    }
+
+    /// The partitions of the topic, from the broker's metadata (on a blocking thread).
+    async fn partitions(&self) -> Result<Vec<i32>, String> {
+        let (brokers, topic) = (self.brokers.clone(), self.topic.clone());
+        tokio::task::spawn_blocking(move || {
+            let probe: BaseConsumer = ClientConfig::new()
+                .set("bootstrap.servers", &brokers)
+                .create()
+                .map_err(|e| e.to_string())?;
+            let md = probe
+                .fetch_metadata(Some(&topic), Duration::from_secs(5))
+                .map_err(|e| e.to_string())?;
+            let parts: Vec<i32> = md
+                .topics()
+                .iter()
+                .filter(|t| t.name() == topic && t.error().is_none())
+                .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+                .collect();
+            if parts.is_empty() {
+                Err(format!("no partitions of {topic} in the metadata yet"))
+            } else {
+                Ok(parts)
+            }
+        })
+        .await
+        .map_err(|e| e.to_string())?
+    }
+
+    /// Takes every partition of the topic, each from its checkpoint (or the start).
+    async fn assign_all(&self) -> Result<usize, String> {
+        let parts = self.partitions().await?;
+        let mut tpl = TopicPartitionList::new();
+        for p in &parts {
+            let at = self
+                .checkpoints
+                .get(*p)
+                .map_or(Offset::Beginning, Offset::Offset);
+            tpl.add_partition_offset(&self.topic, *p, at)
+                .map_err(|e| e.to_string())?;
+        }
+        self.consumer.assign(&tpl).map_err(|e| e.to_string())?;
+        tracing::info!(partitions = parts.len(), "every partition assigned by this process");
+        Ok(parts.len())
     }
 
     /// Consumes until cancelled, then commits the stored offsets.
@@ -270,9 +327,25 @@ impl<H: Handler> Consumer<H> {
                 }
             }
         }
-        if let Err(e) = self.consumer.subscribe(&[self.topic.as_str()]) {
-            tracing::error!(error = %e, "cannot subscribe");
-            return;
+        match self.assignment {
+            Assignment::Group => {
+                if let Err(e) = self.consumer.subscribe(&[self.topic.as_str()]) {
+                    tracing::error!(error = %e, "cannot subscribe");
+                    return;
+                }
+            }
+            Assignment::All => loop {
+                match self.assign_all().await {
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot assign the partitions yet; retrying");
+                        tokio::select! {
+                            _ = cancel.cancelled() => return,
+                            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        }
+                    }
+                }
+            },
         }
         let counter = xf_telemetry::counter_vec(
             "xf_events_consumed_total",
@@ -332,7 +405,9 @@ impl<H: Handler> Consumer<H> {
                 break;
             }
         }
-        if let Err(e) = self.consumer.commit_consumer_state(CommitMode::Sync) {
+        if self.assignment == Assignment::Group
+            && let Err(e) = self.consumer.commit_consumer_state(CommitMode::Sync)
+        {
             // Nothing stored yet is fine.
             tracing::debug!(error = %e, "final offset commit");
         }

@@ -21,7 +21,7 @@ mod topics;
 pub use consumer::{Consumer, HandleError, Handler};
 pub use outbox::{Backlog, Outbox};
 pub use relay::Relay;
-pub use settings::KafkaSettings;
+pub use settings::{Assignment, KafkaSettings};
 pub use topics::{broker_reachable, ensure_topics};
 
 use rdkafka::ClientConfig;

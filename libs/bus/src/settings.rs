@@ -1,5 +1,21 @@
 use serde::{Deserialize, Serialize};
 
+/// How a service's consumer gets its partitions of the case topic.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Assignment {
+    /// The broker's consumer-group coordinator shares the partitions among the
+    /// service's replicas (a real Kafka in production).
+    #[default]
+    Group,
+    /// This process reads every partition itself, from the checkpoints in its schema,
+    /// without asking the coordinator: one replica per service on the development
+    /// broker, whose coordinator can leave a restarted consumer without partitions
+    /// (README, "Known limits"). Two replicas would both read everything; the inbox
+    /// still applies each event once.
+    All,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaSettings {
@@ -15,6 +31,9 @@ pub struct KafkaSettings {
     pub replication_factor: i32,
     /// Consumer group of this service.
     pub group_id: String,
+    /// Who hands the consumer its partitions (`group` or `all`).
+    #[serde(default)]
+    pub assignment: Assignment,
     /// How long the producer tries to deliver one event before reporting failure.
     pub message_timeout_ms: u32,
     /// Outbox rows the relay publishes per round.

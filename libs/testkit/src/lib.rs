@@ -11,6 +11,7 @@
 mod broker;
 mod kafka;
 pub mod otlp;
+mod postgres;
 mod process;
 
 use std::future::Future;
@@ -28,7 +29,8 @@ use xf_bus::Handler;
 
 pub use broker::TestBroker;
 pub use kafka::{Record, produce_raw, read_topic};
-pub use process::{Process, service_binary};
+pub use postgres::{Stop, TestPostgres};
+pub use process::{Process, free_port, service_binary};
 
 /// The development keys in `dev/keys` (never for production).
 pub const DEV_PUBLIC_KEY: &str = concat!(
@@ -58,6 +60,8 @@ pub struct Ctx {
     pub brokers: String,
     pub topic: String,
     pub dlq_topic: String,
+    /// The database every service of this context uses (each in its own schema).
+    pub database_url: String,
     admin: PgPool,
     running: Vec<Running>,
     signer: Signer,
@@ -92,17 +96,24 @@ impl Ctx {
     }
 
     pub async fn with_brokers(brokers: &str) -> anyhow::Result<Ctx> {
+        Self::with(brokers, &database_url()).await
+    }
+
+    /// A context on `brokers` and the database at `database_url` (e.g. a
+    /// [`TestPostgres`] of the test's own, which the test may restart).
+    pub async fn with(brokers: &str, database_url: &str) -> anyhow::Result<Ctx> {
         xf_telemetry::init_for_tests();
         let id = format!("t_{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
         let admin = PgPoolOptions::new()
             .max_connections(2)
-            .connect(&database_url())
+            .connect(database_url)
             .await?;
         let signer = Signer::from_pem(DEV_PRIVATE_PEM.as_bytes(), KeyAlgorithm::EdDSA)?;
         Ok(Ctx {
             topic: format!("xinfang.case.v1.{id}"),
             dlq_topic: format!("xinfang.case.v1.{id}.dlq"),
             brokers: brokers.to_owned(),
+            database_url: database_url.to_owned(),
             id,
             admin,
             running: Vec::new(),
@@ -119,7 +130,7 @@ impl Ctx {
         let mut o = vec![
             ("http.port".into(), "0".into()),
             ("http.host".into(), "127.0.0.1".into()),
-            ("database.url".into(), database_url()),
+            ("database.url".into(), self.database_url.clone()),
             ("database.schema".into(), self.schema(service)),
             ("database.max_connections".into(), "4".into()),
             ("kafka.brokers".into(), self.brokers.clone()),

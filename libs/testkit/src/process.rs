@@ -10,15 +10,22 @@ use tokio::io::AsyncReadExt;
 
 use crate::{Ctx, eventually};
 
-/// The built binary of a service (`xf-<name>` beside the test's own target folder).
+/// The built binary of a service (`xf-<name>` in the caller's target folder: beside a
+/// binary in `target/<profile>/`, or above a test in `target/<profile>/deps/`).
 pub fn service_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_else(|e| panic!("current exe: {e}"));
-    // target/<profile>/deps/<test> → target/<profile>/xf-<name>
-    let dir = exe
+    let here = exe
         .parent()
-        .and_then(|d| d.parent())
-        .unwrap_or_else(|| panic!("no target folder above {}", exe.display()));
-    let bin = dir.join(format!("xf-{name}"));
+        .unwrap_or_else(|| panic!("no folder above {}", exe.display()));
+    let file = format!("xf-{name}");
+    // target/<profile>/deps/<test> → target/<profile>/xf-<name>
+    let bin = match here.join(&file) {
+        b if b.is_file() => b,
+        _ => here
+            .parent()
+            .unwrap_or_else(|| panic!("no target folder above {}", exe.display()))
+            .join(&file),
+    };
     assert!(
         bin.is_file(),
         "{} is not built: run `cargo build --workspace --bins`",
@@ -31,6 +38,7 @@ pub fn service_binary(name: &str) -> PathBuf {
 pub struct Process {
     pub name: String,
     pub base_url: String,
+    pub port: u16,
     child: tokio::process::Child,
     /// Everything it wrote, drained as it comes (a full pipe would block it).
     output: Arc<Mutex<Vec<u8>>>,
@@ -60,14 +68,26 @@ impl Process {
         format!("{}{path}", self.base_url)
     }
 
-    /// Kills it with SIGKILL (a crash: no shutdown, transactions in flight cut off) and
-    /// waits until it is gone.
-    pub async fn kill(mut self) {
+    /// Kills it with SIGKILL (a crash: no shutdown, transactions in flight cut off),
+    /// waits until it is gone and returns everything it logged.
+    pub async fn kill(mut self) -> String {
         let _ = self.child.start_kill();
         let _ = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await;
         for d in self.drains.drain(..) {
             let _ = d.await;
         }
+        self.log()
+    }
+
+    /// What it logged so far (stderr and stdout).
+    pub fn log(&self) -> String {
+        let out = self.output.lock().unwrap_or_else(|e| e.into_inner());
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// Whether the process has exited (crashed or stopped by itself).
+    pub fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
     }
 
     /// Stops it with SIGTERM and returns everything it logged (stderr and stdout).
@@ -90,14 +110,24 @@ impl Process {
     }
 }
 
+/// A free loopback port (for a service that must come back on the same one).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("free port: {e}"))
+}
+
 impl Ctx {
     /// Starts the real binary of `service` on a free port with this context's
     /// settings (plus `extra`, as `section.key` pairs), and waits until it answers.
     pub async fn start_binary(&self, service: &str, extra: &[(&str, &str)]) -> Process {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .unwrap_or_else(|e| panic!("free port: {e}"));
+        self.start_binary_on(service, free_port(), extra).await
+    }
+
+    /// Like [`Ctx::start_binary`], on `port` (a restarted service where its peers
+    /// expect it).
+    pub async fn start_binary_on(&self, service: &str, port: u16, extra: &[(&str, &str)]) -> Process {
         let mut cmd = tokio::process::Command::new(service_binary(service));
         cmd.arg("serve")
             .stdout(Stdio::piped())
@@ -141,6 +171,7 @@ impl Ctx {
         Process {
             name: service.to_owned(),
             base_url,
+            port,
             child,
             output,
             drains,

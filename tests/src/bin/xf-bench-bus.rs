@@ -179,6 +179,7 @@ async fn run(args: &Args, batch: usize) -> anyhow::Result<Row> {
         partitions: args.partitions,
         replication_factor: 1,
         group_id: format!("bench-{id}"),
+        assignment: xf_bus::Assignment::Group,
         message_timeout_ms: 60_000,
         relay_batch: 1000,
         relay_poll_ms: 50,
