@@ -62,7 +62,9 @@ pub fn parse_faults(list: &str) -> anyhow::Result<Vec<Fault>> {
                 .iter()
                 .find(|x| **x == s)
                 .map(|x| Fault::Kill(x))
-                .ok_or_else(|| anyhow::anyhow!("unknown fault {s:?} (a service name, broker or postgres)")),
+                .ok_or_else(|| {
+                    anyhow::anyhow!("unknown fault {s:?} (a service name, broker or postgres)")
+                }),
         })
         .collect()
 }
@@ -223,7 +225,10 @@ impl Report {
                 )
             })
             .collect();
-        let _ = writeln!(o, "| cases | faults | lost | doubled | stuck outbox rows | DLQ | seconds |");
+        let _ = writeln!(
+            o,
+            "| cases | faults | lost | doubled | stuck outbox rows | DLQ | seconds |"
+        );
         let _ = writeln!(o, "| ---: | --- | ---: | ---: | ---: | ---: | ---: |");
         let _ = writeln!(
             o,
@@ -241,7 +246,10 @@ impl Report {
             o,
             "| service | holds per case | lost | doubled | inbox events | inbox doubled | events missing | outbox rows | stuck | dead letters |"
         );
-        let _ = writeln!(o, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        let _ = writeln!(
+            o,
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        );
         for s in &self.services {
             let _ = writeln!(
                 o,
@@ -262,7 +270,11 @@ impl Report {
         let _ = writeln!(
             o,
             "registrations {:.1} s, settled {:.1} s after; {} events through the bus; {} never accepted; {} replays named another case",
-            self.register_secs, self.settle_secs, self.events, self.unregistered, self.replay_mismatches
+            self.register_secs,
+            self.settle_secs,
+            self.events,
+            self.unregistered,
+            self.replay_mismatches
         );
         if !self.retries.is_empty() {
             let r: Vec<String> = self
@@ -396,8 +408,13 @@ impl Stack {
 
     async fn start(&mut self, ctx: &Ctx, service: &'static str) {
         let extra = self.extra(service);
-        let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let p = ctx.start_binary_on(service, self.ports[service], &extra).await;
+        let extra: Vec<(&str, &str)> = extra
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let p = ctx
+            .start_binary_on(service, self.ports[service], &extra)
+            .await;
         self.procs.insert(service, p);
     }
 
@@ -503,7 +520,10 @@ impl Load {
             let code = v["code"].as_str().unwrap_or_default().to_owned();
             return Err(format!("{} {code}", status.as_u16()).trim().to_owned());
         }
-        let v: Value = r.json().await.map_err(|_| "unreadable receipt".to_owned())?;
+        let v: Value = r
+            .json()
+            .await
+            .map_err(|_| "unreadable receipt".to_owned())?;
         v["case_id"]
             .as_str()
             .and_then(|s| s.parse().ok())
@@ -580,7 +600,13 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
         lifetimes: HashMap::new(),
     };
     // Intake asks routing and supervision: they start first.
-    for s in ["routing", "supervision", "intake", "scheduling", "reporting"] {
+    for s in [
+        "routing",
+        "supervision",
+        "intake",
+        "scheduling",
+        "reporting",
+    ] {
         stack.start(&ctx, s).await;
     }
     let not_ready = stack.ready(Duration::from_secs(60)).await;
@@ -617,12 +643,18 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
     let k = opts.faults.len();
     for (i, fault) in opts.faults.iter().enumerate() {
         let mark = opts.cases * (i + 1) / (k + 1);
-        while load.accepted.load(Ordering::SeqCst) < mark && !clients.iter().all(|c| c.is_finished()) {
+        while load.accepted.load(Ordering::SeqCst) < mark
+            && !clients.iter().all(|c| c.is_finished())
+        {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let at_case = load.accepted.load(Ordering::SeqCst);
         if opts.verbose {
-            eprintln!("chaos: {} at {at_case} cases ({:.0} s)", fault.label(), started.elapsed().as_secs_f64());
+            eprintln!(
+                "chaos: {} at {at_case} cases ({:.0} s)",
+                fault.label(),
+                started.elapsed().as_secs_f64()
+            );
         }
         let t = Instant::now();
         match fault {
@@ -644,9 +676,10 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
         }
         let not_ready = stack.ready(Duration::from_secs(120)).await;
         if !not_ready.is_empty() {
-            report
-                .problems
-                .push(format!("after {}: not ready again within 120 s: {not_ready:?}", fault.label()));
+            report.problems.push(format!(
+                "after {}: not ready again within 120 s: {not_ready:?}",
+                fault.label()
+            ));
         }
         report.faults.push(FaultRecord {
             fault: *fault,
@@ -673,7 +706,8 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
         );
     }
 
-    let schemas: Vec<(&'static str, String)> = SERVICES.iter().map(|s| (*s, ctx.schema(s))).collect();
+    let schemas: Vec<(&'static str, String)> =
+        SERVICES.iter().map(|s| (*s, ctx.schema(s))).collect();
     let settle = Instant::now();
     let settled = settle_down(ctx.admin(), &schemas, opts.settle_timeout, opts.verbose).await;
     report.settle_secs = settle.elapsed().as_secs_f64();
@@ -708,7 +742,9 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
     report.dlq = dead_letter_topic(&ctx, recorded).await;
     // Each record must say who failed it and why; the services record each one too.
     if report.dlq.iter().any(|d| d.contains("=?")) {
-        report.problems.push("a dead letter without its reason".into());
+        report
+            .problems
+            .push("a dead letter without its reason".into());
     }
     if report.dlq.len() != recorded {
         report.problems.push(format!(
@@ -716,7 +752,11 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
             report.dlq.len()
         ));
     }
-    report.retries = load.retries.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    report.retries = load
+        .retries
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
     stack.stop_all().await;
     ctx.cleanup().await;
     drop(broker);
@@ -736,7 +776,12 @@ fn all_outboxes(schemas: &[(&str, String)]) -> String {
 
 /// Waits until no outbox row waits and every consumer's inbox (with its dead letters)
 /// covers every event published; false on time-out.
-async fn settle_down(admin: &PgPool, schemas: &[(&str, String)], timeout: Duration, verbose: bool) -> bool {
+async fn settle_down(
+    admin: &PgPool,
+    schemas: &[(&str, String)],
+    timeout: Duration,
+    verbose: bool,
+) -> bool {
     let deadline = Instant::now() + timeout;
     let mut last_report = Instant::now();
     let all = all_outboxes(schemas);
@@ -769,14 +814,18 @@ async fn settle_down(admin: &PgPool, schemas: &[(&str, String)], timeout: Durati
         }
         if verbose && last_report.elapsed() > Duration::from_secs(10) {
             last_report = Instant::now();
-            eprintln!("chaos: settling: {stuck} outbox rows unsent, {behind} events not yet applied (summed over the consumers)");
+            eprintln!(
+                "chaos: settling: {stuck} outbox rows unsent, {behind} events not yet applied (summed over the consumers)"
+            );
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 
 async fn ids_of(admin: &PgPool, sql: String) -> anyhow::Result<Vec<Uuid>> {
-    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).fetch_all(admin).await?)
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .fetch_all(admin)
+        .await?)
 }
 
 /// Cases of `registered` missing from `have`, and the ids `have` holds more than once or
@@ -809,9 +858,11 @@ pub async fn check(
         ));
     }
     let all = all_outboxes(schemas);
-    report.events = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM ({all}) o")))
-        .fetch_one(admin)
-        .await?;
+    report.events = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM ({all}) o"
+    )))
+    .fetch_one(admin)
+    .await?;
     let dup_events: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT count(*) - count(DISTINCT event_id) FROM ({all}) o"
     )))
@@ -858,13 +909,16 @@ pub async fn check(
                         registered.len()
                     ));
                 }
-                let more: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(twice(s("intake"), "CaseRegistered")))
-                    .fetch_one(admin)
-                    .await?;
+                let more: i64 =
+                    sqlx::query_scalar(sqlx::AssertSqlSafe(twice(s("intake"), "CaseRegistered")))
+                        .fetch_one(admin)
+                        .await?;
                 doubled += usize::try_from(more).unwrap_or(0);
                 let have = ids_of(
                     admin,
-                    format!("SELECT key::uuid FROM {schema}.outbox WHERE event_type = 'CaseRegistered'"),
+                    format!(
+                        "SELECT key::uuid FROM {schema}.outbox WHERE event_type = 'CaseRegistered'"
+                    ),
                 )
                 .await?;
                 let (no_event, _) = compare(&reg, &have);
@@ -887,9 +941,10 @@ pub async fn check(
                 .fetch_one(admin)
                 .await?;
                 doubled += usize::try_from(more).unwrap_or(0);
-                let more: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(twice(s("routing"), "CaseDispatched")))
-                    .fetch_one(admin)
-                    .await?;
+                let more: i64 =
+                    sqlx::query_scalar(sqlx::AssertSqlSafe(twice(s("routing"), "CaseDispatched")))
+                        .fetch_one(admin)
+                        .await?;
                 doubled += usize::try_from(more).unwrap_or(0);
                 (lost + not_dispatched, doubled)
             }
@@ -916,7 +971,8 @@ pub async fn check(
             }
             _ => {
                 c.holds = "facts; ledger: one CaseRegistered, one CaseDispatched";
-                let have = ids_of(admin, format!("SELECT case_id FROM {schema}.case_facts")).await?;
+                let have =
+                    ids_of(admin, format!("SELECT case_id FROM {schema}.case_facts")).await?;
                 let (lost, mut doubled) = compare(&reg, &have);
                 for t in ["CaseRegistered", "CaseDispatched"] {
                     let have = ids_of(
@@ -960,7 +1016,8 @@ pub async fn check(
             for (id, error) in rows {
                 report.dead_letter_rows.push(format!(
                     "{service} dead-lettered {}: {error}",
-                    id.map(|i| i.to_string()).unwrap_or_else(|| "an undecodable record".into())
+                    id.map(|i| i.to_string())
+                        .unwrap_or_else(|| "an undecodable record".into())
                 ));
             }
         }

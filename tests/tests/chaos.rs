@@ -27,7 +27,12 @@ async fn every_service_killed_the_broker_and_postgres_restarted_lose_and_double_
     opts.verbose = true;
     let report = run(&opts).await.expect("the chaos run");
     println!("{}", report.table());
-    assert_eq!(report.faults.len(), 7, "every fault struck:\n{}", report.table());
+    assert_eq!(
+        report.faults.len(),
+        7,
+        "every fault struck:\n{}",
+        report.table()
+    );
     assert_eq!(report.lost(), 0, "lost:\n{}", report.table());
     assert_eq!(report.doubled(), 0, "doubled:\n{}", report.table());
     assert_eq!(report.stuck(), 0, "stuck outbox rows:\n{}", report.table());

@@ -308,7 +308,10 @@ impl<H: Handler> Consumer<H> {
                 .map_err(|e| e.to_string())?;
         }
         self.consumer.assign(&tpl).map_err(|e| e.to_string())?;
-        tracing::info!(partitions = parts.len(), "every partition assigned by this process");
+        tracing::info!(
+            partitions = parts.len(),
+            "every partition assigned by this process"
+        );
         Ok(parts.len())
     }
 

@@ -121,7 +121,9 @@ fn remove_orphans(bindir: &Path) {
             continue;
         }
         let mut c = server_command(&bindir.join("pg_ctl"));
-        c.arg("-D").arg(dir.join("data")).args(["-m", "immediate", "-w", "stop"]);
+        c.arg("-D")
+            .arg(dir.join("data"))
+            .args(["-m", "immediate", "-w", "stop"]);
         let _ = c.stdout(Stdio::null()).stderr(Stdio::null()).status();
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -161,9 +163,15 @@ impl TestPostgres {
                 )?;
             }
             let mut c = server_command(&bindir.join("initdb"));
-            c.arg("-D")
-                .arg(dir.join("data"))
-                .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale", "-N"]);
+            c.arg("-D").arg(dir.join("data")).args([
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "-N",
+            ]);
             run(c, "initdb")?;
             let conf = format!(
                 "\n# a test's own cluster (xf-testkit)\n\
@@ -192,7 +200,9 @@ impl TestPostgres {
             format!("CREATE ROLE {ROLE} LOGIN SUPERUSER PASSWORD '{ROLE}'"),
             format!("CREATE DATABASE {database} OWNER {ROLE}"),
         ] {
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&admin).await?;
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                .execute(&admin)
+                .await?;
         }
         admin.close().await;
         Ok(pg)

@@ -127,7 +127,12 @@ impl Ctx {
 
     /// Like [`Ctx::start_binary`], on `port` (a restarted service where its peers
     /// expect it).
-    pub async fn start_binary_on(&self, service: &str, port: u16, extra: &[(&str, &str)]) -> Process {
+    pub async fn start_binary_on(
+        &self,
+        service: &str,
+        port: u16,
+        extra: &[(&str, &str)],
+    ) -> Process {
         let mut cmd = tokio::process::Command::new(service_binary(service));
         cmd.arg("serve")
             .stdout(Stdio::piped())
