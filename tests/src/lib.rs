@@ -23,6 +23,15 @@ pub async fn start_all_with_intake(ctx: &mut Ctx, intake: &[(&str, &str)]) -> an
     start(ctx, &[], intake).await
 }
 
+/// Like [`start_all`], with `extra` settings for every service and `intake`'s own.
+pub async fn start_all_configured(
+    ctx: &mut Ctx,
+    extra: &[(&str, &str)],
+    intake: &[(&str, &str)],
+) -> anyhow::Result<()> {
+    start(ctx, extra, intake).await
+}
+
 async fn start(
     ctx: &mut Ctx,
     extra: &[(&str, &str)],
