@@ -6,8 +6,10 @@ ALTER TABLE case_facts
     ADD COLUMN paused_now  BOOLEAN NOT NULL DEFAULT FALSE;
 
 -- Two more figures at the end of every cube cell: `paused` (cases) and `paused_days`
--- (whole days per case). No case counted for them before this migration: the fold did
--- not read pause events, so a case whose ledger already holds some is counted at its
--- next event (or by a cube rebuild after its facts are refolded).
+-- (whole days per case), zero for every cell: before this migration the fold read no
+-- pause event. A case whose ledger already held ClockPaused/ClockResumed (a clock
+-- paused on a running stack before the upgrade) gets its pause columns at its next
+-- event; the cube's two pause figures leave such cases out until the cube is rebuilt
+-- (`store::cube::rebuild`).
 UPDATE stats_cube SET f = f || ARRAY[0, 0] WHERE cardinality(f) = 24;
 UPDATE stats_cube_month SET f = f || ARRAY[0, 0] WHERE cardinality(f) = 24;
