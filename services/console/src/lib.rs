@@ -57,9 +57,10 @@ impl State {
         let ui = ui::Ui::new(ui::Catalogue::parse(ui::ZH_CN)?)?;
         let key = session::Sealer::key_from(&s.session.key_file)?;
         let sealer = session::Sealer::new(&key, s.secure_cookies(), s.session.ttl_secs)?;
-        let verifier = xf_auth::Verifier::from_file(
+        let verifier = xf_auth::Verifier::configure(
             &s.auth.public_key_file,
             s.auth.algorithm,
+            s.auth.jwks_url.as_deref(),
             s.auth.issuer.as_deref(),
             s.auth.audience.as_deref(),
         )?;
