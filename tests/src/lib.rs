@@ -1,6 +1,7 @@
 //! Cross-service support: start the whole stack in-process for end-to-end tests.
 
 pub mod bench;
+pub mod demo_history;
 pub mod demo_loop;
 pub mod demo_scheduling;
 
