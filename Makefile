@@ -97,11 +97,12 @@ open311-client:
 fuzz-tool:
 	@bash scripts/fuzz/install.sh >/dev/null
 
-# Headless Chromium and its driver (Debian packages) and the console's pinned assets,
-# for the console's browser test.
+# Headless Chromium and its driver (Debian packages), the console's pinned assets and
+# the OIDC provider its sign-in is tested against (npm), for the console's browser test.
 browser:
 	@bash scripts/stack/deps.sh --browser
 	@bash scripts/console/assets.sh >/dev/null
+	@bash scripts/oidc/install.sh >/dev/null
 
 test: stack clean-test-schemas test-broker open311-client fuzz-tool browser
 	@echo "==> cargo build (all targets)"

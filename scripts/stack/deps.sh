@@ -4,7 +4,8 @@
 #   scripts/stack/deps.sh [--browser] [EXTRA_PACKAGE...]
 #
 # --browser adds headless Chromium, its WebDriver and CJK fonts (the console's browser
-# test: chromium chromium-driver fonts-noto-cjk).
+# test: chromium chromium-driver fonts-noto-cjk), and Node.js with npm when no npm is
+# on the PATH.
 # Checks each package with dpkg first; only if one is missing does it run
 # `apt-get update` (once) and `apt-get install -y` for the missing ones.
 # Log: $XINFANG_RUN/logs/deps-apt.log. Exit 0 when all are installed.
@@ -15,6 +16,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 browser=()
 if [[ "${1:-}" == --browser ]]; then
     browser=(chromium chromium-driver fonts-noto-cjk)
+    # npm fetches the console's pinned assets and the test identity provider; a
+    # machine with its own Node.js keeps it.
+    command -v npm >/dev/null 2>&1 || browser+=(nodejs npm)
     shift
 fi
 packages=(cmake build-essential zlib1g-dev libcurl4-openssl-dev pkg-config curl jq sqlite3 "${browser[@]}" "$@")

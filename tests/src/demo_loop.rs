@@ -16,7 +16,7 @@ pub struct Urls {
     pub scheduling: String,
 }
 
-async fn call(
+pub(crate) async fn call(
     http: &reqwest::Client,
     method: &str,
     url: &str,
@@ -39,7 +39,7 @@ async fn call(
 }
 
 /// Polls `url` (once a second: the citizen's endpoints are rate-limited) until `pred`.
-async fn until(
+pub(crate) async fn until(
     http: &reqwest::Client,
     url: &str,
     token: &str,
@@ -59,13 +59,19 @@ async fn until(
     }
 }
 
-fn token(signer: &Signer, sub: &str, roles: &[&str], unit: Option<&str>, county: &str) -> String {
+pub(crate) fn token(
+    signer: &Signer,
+    sub: &str,
+    roles: &[&str],
+    unit: Option<&str>,
+    county: &str,
+) -> String {
     signer
         .sign(&xf_auth::claims(sub, roles, unit, county, 3600))
         .unwrap_or_default()
 }
 
-fn ok(s: u16) -> anyhow::Result<()> {
+pub(crate) fn ok(s: u16) -> anyhow::Result<()> {
     if (200..300).contains(&s) {
         Ok(())
     } else {
@@ -75,7 +81,7 @@ fn ok(s: u16) -> anyhow::Result<()> {
 
 /// The joint consultation (联合会商, R11) where the case has assisting units: each
 /// unit's written opinion, then the lead unit's meeting record. Returns the units.
-async fn consult(
+pub(crate) async fn consult(
     http: &reqwest::Client,
     case: &str,
     lead: &str,

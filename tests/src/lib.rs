@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod chaos;
+pub mod demo_history;
 pub mod demo_loop;
 pub mod demo_scheduling;
 
@@ -22,6 +23,15 @@ pub async fn start_all_with(ctx: &mut Ctx, extra: &[(&str, &str)]) -> anyhow::Re
 /// `open311.api_keys_file`).
 pub async fn start_all_with_intake(ctx: &mut Ctx, intake: &[(&str, &str)]) -> anyhow::Result<()> {
     start(ctx, &[], intake).await
+}
+
+/// Like [`start_all`], with `extra` settings for every service and `intake`'s own.
+pub async fn start_all_configured(
+    ctx: &mut Ctx,
+    extra: &[(&str, &str)],
+    intake: &[(&str, &str)],
+) -> anyhow::Result<()> {
+    start(ctx, extra, intake).await
 }
 
 async fn start(

@@ -455,3 +455,198 @@ async fn the_deadline_preview_answers_from_policy_and_names_bad_fields() {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v:#}");
     ctx.cleanup().await;
 }
+
+/// The 3-month progress notice (R15, 篇三) and the petitioner's notices delivered: a
+/// case still being handled 90 days after acceptance gets the notice from supervision's
+/// timer, and intake — the one service holding the phone — sends each notice through
+/// the signed webhook to the SMS gateway, once, with the read of the phone audited. An
+/// anonymous item (R3) gets no progress clock and nothing is sent.
+#[tokio::test]
+async fn the_three_month_notice_and_every_notice_reach_the_petitioners_phone() {
+    let mut ctx = Ctx::new().await.expect("context");
+    let secret = "a-gateway-secret-for-the-e2e-0001";
+    let secret_file = std::env::temp_dir().join(format!("xinfang-{}-gateway.secret", ctx.id));
+    std::fs::write(&secret_file, secret).expect("secret");
+    let secret_path = secret_file.to_string_lossy().into_owned();
+    let (url, got) = xf_testkit::endpoint::accepting().await;
+    xf_e2e::start_all_with_intake(
+        &mut ctx,
+        &[
+            ("webhook.url", url.as_str()),
+            ("webhook.secret_file", secret_path.as_str()),
+            ("webhook.interval_ms", "50"),
+            ("webhook.base_backoff_ms", "50"),
+        ],
+    )
+    .await
+    .expect("stack starts");
+    let registrar = ctx.token(&[roles::REGISTRAR], Some("330122-xfb"), COUNTY);
+    let reader = ctx.token(&[roles::SUPERVISOR], None, COUNTY);
+    // The county times the notice (the seed's local rule, a shipped preset).
+    let admin = ctx.token(&[roles::ADMIN], None, COUNTY);
+    let (s, b) = call(
+        "PUT",
+        &ctx.svc("supervision").url(
+            "/v1/policies/county-progress-notice?reason=%E5%8E%BF%E5%AE%9A%E5%91%8A%E7%9F%A5%E6%97%B6%E9%99%90",
+        ),
+        &admin,
+        Some(json!({"name": "三个月告知", "jurisdiction_code": COUNTY,
+                    "preset": "progress-notice-3m"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{b:#}");
+    let body = xf_e2e::sample_case("phone", VILLAGE, "labour_wages", "工资拖欠未结", 7);
+    let phone = body["petitioners"][0]["phone"]
+        .as_str()
+        .expect("phone")
+        .to_owned();
+    let (id, no, public, _) = register(&ctx, &registrar, body).await;
+    let mut anon = xf_e2e::sample_case("phone", VILLAGE, "labour_wages", "匿名反映工资拖欠", 8);
+    anon["anonymous"] = json!(true);
+    anon["petitioners"] = json!([]);
+    let (anon_id, _, _, _) = register(&ctx, &registrar, anon).await;
+
+    let mut units = Vec::new();
+    for case in [&id, &anon_id] {
+        let routed = eventually("dispatched", WAIT, || async {
+            let (s, v) = call(
+                "GET",
+                &ctx.svc("routing").url(&format!("/v1/cases/{case}/routing")),
+                &reader,
+                None,
+            )
+            .await;
+            (s == StatusCode::OK && v["status"] == "dispatched").then_some(v)
+        })
+        .await;
+        let unit = routed["unit_id"].as_str().expect("unit").to_owned();
+        let handler = ctx.token(&[roles::HANDLER], Some(&unit), COUNTY);
+        let (s, b) = call(
+            "POST",
+            &ctx.svc("routing").url(&format!("/v1/cases/{case}/accept")),
+            &handler,
+            None,
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{b:#}");
+        units.push(unit);
+    }
+    // The progress clock runs for the named petitioner only.
+    let stages = |v: &Value| -> Vec<String> {
+        v["clocks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c["stage"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let clocks = eventually("the progress clock", WAIT, || async {
+        let (s, v) = call(
+            "GET",
+            &ctx.svc("supervision")
+                .url(&format!("/v1/cases/{id}/deadlines")),
+            &reader,
+            None,
+        )
+        .await;
+        (s == StatusCode::OK && stages(&v).iter().any(|s| s == "progress_notice")).then_some(v)
+    })
+    .await;
+    let progress = clocks["clocks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["stage"] == "progress_notice")
+        .expect("clock");
+    assert_eq!(progress["period_days"], 90, "{progress:#}");
+    let (_, v) = call(
+        "GET",
+        &ctx.svc("supervision")
+            .url(&format!("/v1/cases/{anon_id}/deadlines")),
+        &reader,
+        None,
+    )
+    .await;
+    assert!(
+        !stages(&v).iter().any(|s| s == "progress_notice"),
+        "no progress clock for an anonymous item: {v:#}"
+    );
+
+    // Three months on (93 days: a period ending on a rest day runs to the next working
+    // day), not concluded: the petitioner is told how it stands.
+    ctx.svc("supervision")
+        .clock
+        .advance(chrono::Duration::days(93));
+    view_when(&public, "the progress notice", |v| {
+        v["notices"]
+            .as_array()
+            .is_some_and(|n| n.iter().any(|n| n["kind"] == "progress_notice"))
+    })
+    .await;
+
+    // Each notice went to the gateway once, signed, addressed to the phone.
+    let sent = eventually("accepted and progress notices sent", WAIT, || async {
+        let g = got.lock().expect("lock").clone();
+        let kinds: Vec<String> = g
+            .iter()
+            .filter_map(|r| r.json()["kind"].as_str().map(str::to_owned))
+            .collect();
+        (kinds.iter().any(|k| k == "accepted") && kinds.iter().any(|k| k == "progress_notice"))
+            .then_some(g)
+    })
+    .await;
+    let mut kinds = Vec::new();
+    for r in &sent {
+        let ts: i64 = r.headers["x-xinfang-timestamp"].parse().expect("ts");
+        assert!(
+            xf_notify::verify(
+                secret.as_bytes(),
+                ts,
+                &r.body,
+                &r.headers["x-xinfang-signature"]
+            ),
+            "signed"
+        );
+        let b = r.json();
+        assert_eq!(b["to"]["phone"], phone.as_str(), "{b:#}");
+        assert_eq!(b["registration_no"], no.as_str());
+        assert!(b["text"].as_str().is_some_and(|t| t.contains(&no)), "{b:#}");
+        kinds.push(b["kind"].as_str().unwrap_or_default().to_owned());
+    }
+    kinds.sort();
+    kinds.dedup();
+    assert_eq!(
+        kinds,
+        ["accepted", "progress_notice"],
+        "nothing for the anonymous item"
+    );
+    let keys: std::collections::HashSet<&String> =
+        sent.iter().map(|r| &r.headers["idempotency-key"]).collect();
+    assert_eq!(keys.len(), sent.len(), "each notice sent once");
+    // Reading the phone for a notice is in the read audit, with its purpose.
+    let (s, audit) = call(
+        "GET",
+        &ctx.svc("intake")
+            .url(&format!("/v1/vault/audit?case_id={id}")),
+        &reader,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{audit:#}");
+    let purposes: Vec<&str> = audit["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["reason"].as_str())
+        .collect();
+    assert_eq!(
+        purposes
+            .iter()
+            .filter(|p| **p == "告知信访人办理情况")
+            .count(),
+        2,
+        "one read of the phone per notice sent: {audit:#}"
+    );
+    let _ = std::fs::remove_file(&secret_file);
+    ctx.cleanup().await;
+}

@@ -49,6 +49,7 @@ start-up); scripts/charts/check.sh compares the rendered names with each binary'
 {{- $_ := set $d "XF_AUTH__ALGORITHM" $v.auth.algorithm -}}
 {{- with $v.auth.issuer }}{{ $_ := set $d "XF_AUTH__ISSUER" . }}{{ end -}}
 {{- with $v.auth.audience }}{{ $_ := set $d "XF_AUTH__AUDIENCE" . }}{{ end -}}
+{{- with $v.auth.jwksUrl }}{{ $_ := set $d "XF_AUTH__JWKS_URL" . }}{{ end -}}
 {{- /* telemetry */ -}}
 {{- with $v.config.telemetry.otlpEndpoint }}{{ $_ := set $d "XF_TELEMETRY__OTLP_ENDPOINT" . }}{{ end -}}
 {{- with $v.config.telemetry.logFormat }}{{ $_ := set $d "XF_TELEMETRY__LOG_FORMAT" . }}{{ end -}}

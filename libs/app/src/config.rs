@@ -45,6 +45,10 @@ pub struct AuthSettings {
     pub issuer: Option<String>,
     #[serde(default)]
     pub audience: Option<String>,
+    /// The identity provider's JWK Set (its `jwks_uri`): tokens naming a `kid` are
+    /// checked against it, fetched at start and again on an unknown `kid`.
+    #[serde(default)]
+    pub jwks_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -75,7 +79,12 @@ pub struct Keys {
 
 /// Keys every service requires or accepts without default.
 pub const COMMON_REQUIRED: &[&str] = &["database.url", "auth.public_key_file"];
-pub const COMMON_OPTIONAL: &[&str] = &["telemetry.otlp_endpoint", "auth.issuer", "auth.audience"];
+pub const COMMON_OPTIONAL: &[&str] = &[
+    "telemetry.otlp_endpoint",
+    "auth.issuer",
+    "auth.audience",
+    "auth.jwks_url",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -275,8 +284,24 @@ impl<X: Validate> Settings<X> {
                 "must be 1 to 1000".into(),
             ));
         }
-        if self.auth.public_key_file.trim().is_empty() {
-            p.push(("auth.public_key_file".into(), "must name a PEM file".into()));
+        let jwks = self
+            .auth
+            .jwks_url
+            .as_deref()
+            .filter(|u| !u.trim().is_empty());
+        if self.auth.public_key_file.trim().is_empty() && jwks.is_none() {
+            p.push((
+                "auth.public_key_file".into(),
+                "must name a PEM file (or set auth.jwks_url)".into(),
+            ));
+        }
+        if let Some(u) = jwks
+            && !(u.starts_with("https://") || u.starts_with("http://"))
+        {
+            p.push((
+                "auth.jwks_url".into(),
+                "must be an https:// (or http://) URL".into(),
+            ));
         }
         p.extend(self.ext.problems());
         p

@@ -90,9 +90,10 @@ impl<H: Handler> Application<H> {
     pub fn parts<X>(s: &Settings<X>) -> anyhow::Result<Parts> {
         let pool = xf_store::pool(&s.database)?;
         let producer = xf_bus::producer(&s.kafka)?;
-        let verifier = Verifier::from_file(
+        let verifier = Verifier::configure(
             &s.auth.public_key_file,
             s.auth.algorithm,
+            s.auth.jwks_url.as_deref(),
             s.auth.issuer.as_deref(),
             s.auth.audience.as_deref(),
         )?;
@@ -114,6 +115,14 @@ impl<H: Handler> Application<H> {
         spec: ServiceSpec<H>,
     ) -> anyhow::Result<Self> {
         xf_store::migrate(&parts.pool, &s.database.schema, migrator).await?;
+        if let Some(set) = parts.verifier.jwks() {
+            match parts.verifier.prefetch().await {
+                Ok(n) => {
+                    tracing::info!(keys = n, url = set.url(), "identity provider keys fetched")
+                }
+                Err(e) => tracing::warn!(error = %e, "identity provider keys not fetched yet"),
+            }
+        }
         let listener = TcpListener::bind((s.http.host.as_str(), s.http.port))?;
         let port = listener.local_addr()?.port();
         let readiness = Readiness {

@@ -4,7 +4,8 @@
 //! configured. Claims carry `sub`, `roles`, `unit` and `jurisdiction`; a user sees the
 //! cases whose jurisdiction code starts with theirs (county ⊃ township ⊃ village).
 
-use std::future::{Ready, ready};
+pub mod jwks;
+
 use std::sync::Arc;
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
@@ -103,10 +104,63 @@ pub enum KeyError {
     Io { path: String, reason: String },
 }
 
-/// Verifies tokens. Cheap to clone.
+/// Verifies tokens against a configured public key, a provider's JWK Set, or both (a
+/// token naming a `kid` is checked against the set, one without against the key file).
+/// Cheap to clone.
 #[derive(Clone)]
 pub struct Verifier {
-    inner: Arc<(DecodingKey, Validation)>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    key: Option<jwks::Key>,
+    jwks: Option<Arc<jwks::Jwks>>,
+    validation: Validation,
+}
+
+/// What a check found.
+enum Checked {
+    Valid(Claims),
+    /// The token names a key the cached set does not hold.
+    UnknownKid,
+    Refused(Problem),
+}
+
+fn refused(e: &jsonwebtoken::errors::Error) -> Problem {
+    use jsonwebtoken::errors::ErrorKind;
+    let why = match e.kind() {
+        ErrorKind::ExpiredSignature => "the token has expired",
+        ErrorKind::InvalidSignature => "the token's signature is not valid",
+        ErrorKind::InvalidAlgorithm => "the token uses an algorithm not accepted here",
+        ErrorKind::InvalidIssuer => "the token's issuer is not accepted",
+        ErrorKind::InvalidAudience => "the token's audience is not accepted",
+        _ => "the token is malformed",
+    };
+    Problem::unauthenticated(why)
+}
+
+fn validation(alg: Algorithm, issuer: Option<&str>, audience: Option<&str>) -> Validation {
+    let mut v = Validation::new(alg);
+    v.leeway = 30;
+    // A configured issuer or audience must be present in the token, not merely
+    // right when present.
+    let mut required = vec!["exp", "sub"];
+    if issuer.is_some() {
+        required.push("iss");
+    }
+    if audience.is_some() {
+        required.push("aud");
+    }
+    v.set_required_spec_claims(&required);
+    match issuer {
+        Some(i) => v.set_issuer(&[i]),
+        None => v.iss = None,
+    }
+    match audience {
+        Some(a) => v.set_audience(&[a]),
+        None => v.validate_aud = false,
+    }
+    v
 }
 
 impl Verifier {
@@ -116,7 +170,7 @@ impl Verifier {
         issuer: Option<&str>,
         audience: Option<&str>,
     ) -> Result<Self, KeyError> {
-        let key = match alg {
+        let decoding = match alg {
             KeyAlgorithm::EdDSA => DecodingKey::from_ed_pem(pem),
             KeyAlgorithm::RS256 => DecodingKey::from_rsa_pem(pem),
         }
@@ -124,28 +178,15 @@ impl Verifier {
             alg,
             reason: e.to_string(),
         })?;
-        let mut v = Validation::new(alg.jwt());
-        v.leeway = 30;
-        // A configured issuer or audience must be present in the token, not merely
-        // right when present.
-        let mut required = vec!["exp", "sub"];
-        if issuer.is_some() {
-            required.push("iss");
-        }
-        if audience.is_some() {
-            required.push("aud");
-        }
-        v.set_required_spec_claims(&required);
-        match issuer {
-            Some(i) => v.set_issuer(&[i]),
-            None => v.iss = None,
-        }
-        match audience {
-            Some(a) => v.set_audience(&[a]),
-            None => v.validate_aud = false,
-        }
         Ok(Verifier {
-            inner: Arc::new((key, v)),
+            inner: Arc::new(Inner {
+                key: Some(jwks::Key {
+                    decoding,
+                    alg: alg.jwt(),
+                }),
+                jwks: None,
+                validation: validation(alg.jwt(), issuer, audience),
+            }),
         })
     }
 
@@ -162,34 +203,151 @@ impl Verifier {
         Self::from_pem(&pem, alg, issuer, audience)
     }
 
-    pub fn verify(&self, token: &str) -> Result<Claims, Problem> {
-        let (key, validation) = &*self.inner;
-        let data = jsonwebtoken::decode::<Claims>(token, key, validation).map_err(|e| {
-            use jsonwebtoken::errors::ErrorKind;
-            let why = match e.kind() {
-                ErrorKind::ExpiredSignature => "the token has expired",
-                ErrorKind::InvalidSignature => "the token's signature is not valid",
-                ErrorKind::InvalidAlgorithm => "the token uses an algorithm not accepted here",
-                ErrorKind::InvalidIssuer => "the token's issuer is not accepted",
-                ErrorKind::InvalidAudience => "the token's audience is not accepted",
-                _ => "the token is malformed",
-            };
-            Problem::unauthenticated(why)
+    /// A verifier of the provider's tokens by its JWK Set at `url` (plus the key file's
+    /// key, when one is given, for tokens that name no `kid`). The set is fetched when
+    /// first needed; call [`Verifier::prefetch`] at start.
+    pub fn with_jwks(
+        url: &str,
+        key_file: Option<(&str, KeyAlgorithm)>,
+        issuer: Option<&str>,
+        audience: Option<&str>,
+    ) -> Result<Self, KeyError> {
+        let key = match key_file {
+            Some((path, alg)) => Self::from_file(path, alg, issuer, audience)?
+                .inner
+                .key
+                .clone(),
+            None => None,
+        };
+        let set = jwks::Jwks::new(url).map_err(|e| KeyError::Io {
+            path: url.to_owned(),
+            reason: e.to_string(),
         })?;
+        let alg = key.as_ref().map_or(Algorithm::RS256, |k| k.alg);
+        Ok(Verifier {
+            inner: Arc::new(Inner {
+                key,
+                jwks: Some(set),
+                validation: validation(alg, issuer, audience),
+            }),
+        })
+    }
+
+    /// The verifier a service's `auth` settings describe: the key file's key, the
+    /// provider's JWK Set, or both; an empty key file with a set means the set alone.
+    pub fn configure(
+        public_key_file: &str,
+        alg: KeyAlgorithm,
+        jwks_url: Option<&str>,
+        issuer: Option<&str>,
+        audience: Option<&str>,
+    ) -> Result<Self, KeyError> {
+        let file = Some(public_key_file.trim()).filter(|f| !f.is_empty());
+        match jwks_url.map(str::trim).filter(|u| !u.is_empty()) {
+            Some(url) => Self::with_jwks(url, file.map(|f| (f, alg)), issuer, audience),
+            None => Self::from_file(file.unwrap_or_default(), alg, issuer, audience),
+        }
+    }
+
+    /// Fetches the provider's key set now (a service does at start); a failure is
+    /// reported, and the set is fetched again when a token needs it.
+    pub async fn prefetch(&self) -> Result<usize, jwks::JwksError> {
+        match &self.inner.jwks {
+            Some(j) => j.fetch().await,
+            None => Ok(0),
+        }
+    }
+
+    /// The provider's key set, when this verifier uses one.
+    pub fn jwks(&self) -> Option<&Arc<jwks::Jwks>> {
+        self.inner.jwks.as_ref()
+    }
+
+    fn check(&self, token: &str) -> Checked {
+        let inner = &*self.inner;
+        let header = match jsonwebtoken::decode_header(token) {
+            Ok(h) => h,
+            Err(e) => return Checked::Refused(refused(&e)),
+        };
+        let key = match (&inner.jwks, header.kid.as_deref()) {
+            (Some(set), Some(kid)) => match set.key(Some(kid)) {
+                Some(k) => k,
+                None => return Checked::UnknownKid,
+            },
+            (Some(set), None) => match inner.key.clone().or_else(|| set.key(None)) {
+                Some(k) => k,
+                None => return Checked::UnknownKid,
+            },
+            (None, _) => match inner.key.clone() {
+                Some(k) => k,
+                None => {
+                    return Checked::Refused(Problem::unauthenticated(
+                        "no key is configured to check tokens",
+                    ));
+                }
+            },
+        };
+        let mut v = inner.validation.clone();
+        v.algorithms = vec![key.alg];
+        let data = match jsonwebtoken::decode::<Claims>(token, &key.decoding, &v) {
+            Ok(d) => d,
+            Err(e) => return Checked::Refused(refused(&e)),
+        };
         let c = data.claims;
         if xf_jurisdiction::Code::parse(&c.jurisdiction).is_err() {
-            return Err(Problem::unauthenticated(
+            return Checked::Refused(Problem::unauthenticated(
                 "the token's jurisdiction claim is not a valid jurisdiction code",
             ));
         }
-        Ok(c)
+        Checked::Valid(c)
     }
+
+    /// Verifies with the keys at hand (a `kid` the cached set lacks is refused).
+    pub fn verify(&self, token: &str) -> Result<Claims, Problem> {
+        match self.check(token) {
+            Checked::Valid(c) => Ok(c),
+            Checked::UnknownKid => Err(unknown_kid()),
+            Checked::Refused(p) => Err(p),
+        }
+    }
+
+    /// Verifies, refetching the provider's key set once when the token names a key it
+    /// does not hold (a rotation), and refreshing a stale set in the background.
+    pub async fn verify_fresh(&self, token: &str) -> Result<Claims, Problem> {
+        if let Some(set) = &self.inner.jwks
+            && set.stale()
+            && !set.is_empty()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            let set = set.clone();
+            rt.spawn(async move {
+                set.refresh_for_unknown_kid().await;
+            });
+        }
+        match self.check(token) {
+            Checked::Valid(c) => Ok(c),
+            Checked::Refused(p) => Err(p),
+            Checked::UnknownKid => {
+                if let Some(set) = &self.inner.jwks {
+                    set.refresh_for_unknown_kid().await;
+                }
+                self.verify(token)
+            }
+        }
+    }
+}
+
+fn unknown_kid() -> Problem {
+    Problem::unauthenticated(
+        "the token is signed with a key the identity provider does not publish",
+    )
 }
 
 /// Signs tokens (development and tests).
 pub struct Signer {
     key: EncodingKey,
     alg: KeyAlgorithm,
+    kid: Option<String>,
 }
 
 impl Signer {
@@ -202,10 +360,22 @@ impl Signer {
             alg,
             reason: e.to_string(),
         })?;
-        Ok(Signer { key, alg })
+        Ok(Signer {
+            key,
+            alg,
+            kid: None,
+        })
+    }
+    /// Names the key in each token's header (`kid`), as a provider publishing a JWK
+    /// Set does.
+    pub fn with_kid(mut self, kid: &str) -> Self {
+        self.kid = Some(kid.to_owned());
+        self
     }
     pub fn sign(&self, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
-        jsonwebtoken::encode(&Header::new(self.alg.jwt()), claims, &self.key)
+        let mut h = Header::new(self.alg.jwt());
+        h.kid.clone_from(&self.kid);
+        jsonwebtoken::encode(&h, claims, &self.key)
     }
 }
 
@@ -236,14 +406,19 @@ pub struct Authenticated(pub Claims);
 
 impl FromRequest for Authenticated {
     type Error = Problem;
-    type Future = Ready<Result<Self, Problem>>;
+    type Future = futures::future::LocalBoxFuture<'static, Result<Self, Problem>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req).map(Authenticated))
+        let found = bearer(req);
+        Box::pin(async move {
+            let (verifier, token) = found?;
+            verifier.verify_fresh(&token).await.map(Authenticated)
+        })
     }
 }
 
-fn authenticate(req: &HttpRequest) -> Result<Claims, Problem> {
+/// The verifier and the bearer token of a request.
+fn bearer(req: &HttpRequest) -> Result<(Verifier, String), Problem> {
     let verifier = req
         .app_data::<web::Data<Verifier>>()
         .ok_or_else(|| Problem::internal(&"no token verifier configured"))?;
@@ -258,7 +433,7 @@ fn authenticate(req: &HttpRequest) -> Result<Claims, Problem> {
         .strip_prefix("Bearer ")
         .or_else(|| value.strip_prefix("bearer "))
         .ok_or_else(|| Problem::unauthenticated("the Authorization header must be Bearer"))?;
-    verifier.verify(token.trim())
+    Ok((verifier.get_ref().clone(), token.trim().to_owned()))
 }
 
 #[cfg(test)]

@@ -48,6 +48,33 @@ pub trait Handler: Send + Sync + 'static {
         tx: &'a mut PgConnection,
         event: &'a Event,
     ) -> impl Future<Output = Result<(), HandleError>> + Send + 'a;
+
+    /// The events of one batch not applied before (each once, in the order received),
+    /// inside the batch's one transaction. By default [`Handler::handle`] for each in
+    /// turn, inside its own span; a handler that can apply them together (set-based
+    /// SQL) overrides this. An error rolls the whole batch back, and each event is then
+    /// retried alone through [`Handler::handle`].
+    fn handle_batch<'a>(
+        &'a self,
+        tx: &'a mut PgConnection,
+        events: &'a [Delivered<'a>],
+    ) -> impl Future<Output = Result<(), HandleError>> + Send + 'a {
+        async move {
+            for d in events {
+                self.handle(&mut *tx, d.event)
+                    .instrument(d.span.clone())
+                    .await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// One event of a batch handed to [`Handler::handle_batch`], with the span it is
+/// consumed in (its parent is the producer's trace).
+pub struct Delivered<'a> {
+    pub event: &'a Event,
+    pub span: tracing::Span,
 }
 
 /// Where consumption stands, per partition of the consumed topic: the next offset whose
@@ -516,12 +543,15 @@ impl<H: Handler> Consumer<H> {
         .into_iter()
         .collect();
         let mut out = Vec::with_capacity(run.len());
+        let mut todo = Vec::with_capacity(fresh.len());
         for item in run {
             let o = match &item.event {
                 _ if self.behind(&item.msg) => Outcome::Behind,
                 Ok(Some(ev)) if fresh.remove(&ev.event_id) => {
-                    let span = item.span(ev, &self.service);
-                    self.handler.handle(&mut tx, ev).instrument(span).await?;
+                    todo.push(Delivered {
+                        event: ev,
+                        span: item.span(ev, &self.service),
+                    });
                     Outcome::Done
                 }
                 Ok(Some(_)) => Outcome::Duplicate,
@@ -529,6 +559,9 @@ impl<H: Handler> Consumer<H> {
                 _ => Outcome::Done,
             };
             out.push(o);
+        }
+        if !todo.is_empty() {
+            self.handler.handle_batch(&mut tx, &todo).await?;
         }
         let msgs: Vec<&OwnedMessage> = run.iter().map(|i| &i.msg).collect();
         let reached = self.checkpoint(&mut tx, &msgs).await?;

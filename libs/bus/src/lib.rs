@@ -18,7 +18,7 @@ mod relay;
 mod settings;
 mod topics;
 
-pub use consumer::{Consumer, HandleError, Handler};
+pub use consumer::{Consumer, Delivered, HandleError, Handler};
 pub use outbox::{Backlog, Outbox};
 pub use relay::Relay;
 pub use settings::{Assignment, KafkaSettings};

@@ -9,6 +9,7 @@
 //! - `XINFANG_TEST_LOG` (a log filter, e.g. `info`; off by default)
 
 mod broker;
+pub mod endpoint;
 mod kafka;
 pub mod otlp;
 mod postgres;

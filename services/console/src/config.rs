@@ -50,6 +50,9 @@ pub struct AuthSettings {
     pub issuer: Option<String>,
     #[serde(default)]
     pub audience: Option<String>,
+    /// The identity provider's JWK Set; tokens naming a `kid` are checked against it.
+    #[serde(default)]
+    pub jwks_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -146,9 +149,14 @@ pub fn accepted_keys() -> anyhow::Result<Vec<String>> {
         }
     }
     out.extend(
-        ["auth.issuer", "auth.audience", "telemetry.otlp_endpoint"]
-            .iter()
-            .map(|s| (*s).to_owned()),
+        [
+            "auth.issuer",
+            "auth.audience",
+            "auth.jwks_url",
+            "telemetry.otlp_endpoint",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned()),
     );
     out.sort();
     Ok(out)

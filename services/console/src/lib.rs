@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod config;
+pub mod oidc;
 pub mod page;
 pub mod routes;
 pub mod session;
@@ -35,6 +36,8 @@ pub struct State {
     pub signer: Option<xf_auth::Signer>,
     pub users: Vec<users::DemoUser>,
     pub assets_dir: PathBuf,
+    /// The OIDC sign-in, when enabled.
+    pub oidc: Option<oidc::Client>,
 }
 
 /// Where the pinned third-party files (ECharts, axe-core) are looked for.
@@ -57,9 +60,10 @@ impl State {
         let ui = ui::Ui::new(ui::Catalogue::parse(ui::ZH_CN)?)?;
         let key = session::Sealer::key_from(&s.session.key_file)?;
         let sealer = session::Sealer::new(&key, s.secure_cookies(), s.session.ttl_secs)?;
-        let verifier = xf_auth::Verifier::from_file(
+        let verifier = xf_auth::Verifier::configure(
             &s.auth.public_key_file,
             s.auth.algorithm,
+            s.auth.jwks_url.as_deref(),
             s.auth.issuer.as_deref(),
             s.auth.audience.as_deref(),
         )?;
@@ -76,7 +80,9 @@ impl State {
         };
         let users = users::demo_users(&s.dev_signin.county);
         let assets_dir = assets_dir(&s);
+        let oidc = oidc::Client::new(&s)?;
         Ok(State {
+            oidc,
             api,
             ui,
             sealer,
@@ -118,6 +124,7 @@ pub fn build(s: Settings) -> anyhow::Result<Console> {
     let listener = TcpListener::bind((s.http.host.as_str(), s.http.port))?;
     let port = listener.local_addr()?.port();
     let workers = s.http.workers;
+    let redirect_path = s.oidc.redirect_path.clone();
     let state = web::Data::new(State::new(s)?);
     let mut server = HttpServer::new(move || {
         App::new()
@@ -134,7 +141,7 @@ pub fn build(s: Settings) -> anyhow::Result<Console> {
                          img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
                     )),
             )
-            .configure(routes::configure)
+            .configure(|cfg| routes::configure(cfg, &redirect_path))
     })
     .listen(listener)?;
     if workers > 0 {

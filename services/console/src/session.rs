@@ -59,8 +59,17 @@ impl Sealer {
     }
 
     pub fn seal(&self, s: &Session) -> String {
+        self.seal_value(s)
+    }
+
+    pub fn open(&self, sealed: &str) -> Option<Session> {
+        self.open_value(sealed)
+    }
+
+    /// Seals any value (JSON, then AES-256-GCM with a fresh nonce), base64url.
+    pub fn seal_value<T: Serialize>(&self, v: &T) -> String {
         let nonce_bytes: [u8; 12] = rand::random();
-        let plain = serde_json::to_vec(s).unwrap_or_default();
+        let plain = serde_json::to_vec(v).unwrap_or_default();
         let ct = self
             .cipher
             .encrypt(&Nonce::from(nonce_bytes), plain.as_slice())
@@ -70,7 +79,8 @@ impl Sealer {
         URL_SAFE_NO_PAD.encode(out)
     }
 
-    pub fn open(&self, sealed: &str) -> Option<Session> {
+    /// Opens what [`Sealer::seal_value`] sealed; None when it is not ours or altered.
+    pub fn open_value<T: serde::de::DeserializeOwned>(&self, sealed: &str) -> Option<T> {
         let raw = URL_SAFE_NO_PAD.decode(sealed).ok()?;
         if raw.len() < 13 {
             return None;
@@ -104,6 +114,20 @@ impl Sealer {
 
     pub fn clear_session(&self) -> String {
         format!("{SESSION_COOKIE}={}; Max-Age=0", self.attrs("Lax"))
+    }
+
+    /// A short-lived sealed cookie `name` holding `v` (a sign-in in progress). Lax, so
+    /// that it comes back with the provider's redirect.
+    pub fn value_cookie<T: Serialize>(&self, name: &str, v: &T, max_age: i64) -> String {
+        format!(
+            "{name}={}{}; Max-Age={max_age}",
+            self.seal_value(v),
+            self.attrs("Lax")
+        )
+    }
+
+    pub fn clear_value(&self, name: &str) -> String {
+        format!("{name}={}; Max-Age=0", self.attrs("Lax"))
     }
 
     pub fn csrf_cookie(&self, value: &str) -> String {

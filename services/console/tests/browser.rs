@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use serde_json::{Value, json};
+use tokio::io::AsyncBufReadExt;
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 use webdriver::Driver;
@@ -227,6 +228,70 @@ impl Browser {
     }
 }
 
+/// The test identity provider (scripts/oidc), stopped when dropped.
+struct Provider {
+    issuer: String,
+    _child: tokio::process::Child,
+}
+
+impl Provider {
+    async fn start(root: &Path, redirect_uri: &str) -> Provider {
+        let out = Command::new("bash")
+            .arg(root.join("scripts/oidc/install.sh"))
+            .output()
+            .await
+            .expect("the provider's install script runs");
+        assert!(
+            out.status.success(),
+            "scripts/oidc/install.sh failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let dir = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        let handler = xf_console::users::demo_users(COUNTY)
+            .into_iter()
+            .find(|u| u.id == "handler-rsj")
+            .expect("the demo handler");
+        let accounts = json!({"oidc-handler-rsj": {
+            "roles": handler.roles, "unit": handler.unit, "jurisdiction": handler.jurisdiction}});
+        let port = free_port();
+        let mut child = Command::new("node")
+            .arg("provider.mjs")
+            .current_dir(&dir)
+            .env("PORT", port.to_string())
+            .env("REDIRECT_URI", redirect_uri)
+            .env("ACCOUNTS", accounts.to_string())
+            .stdout(std::process::Stdio::piped())
+            .stderr(
+                std::fs::File::create(std::env::temp_dir().join("xinfang-oidc-provider.log"))
+                    .map(std::process::Stdio::from)
+                    .unwrap_or_else(|_| std::process::Stdio::null()),
+            )
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node runs the provider");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let ready = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Ok(Some(l)) = lines.next_line().await {
+                if let Some(issuer) = l.strip_prefix("ready ") {
+                    return Some(issuer.to_owned());
+                }
+            }
+            None
+        })
+        .await
+        .ok()
+        .flatten()
+        .expect("the OIDC provider starts");
+        // Keep reading what it prints, so that it never writes into a closed pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Provider {
+            issuer: ready,
+            _child: child,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_console_in_a_real_browser() {
     let (Some(chromium), Some(chromedriver)) = (
@@ -265,13 +330,25 @@ async fn the_console_in_a_real_browser() {
         demo_bin.display()
     );
 
+    // The county's identity provider: a certified OIDC provider (panva/oidc-provider,
+    // from npm) with one handler of the human-resources bureau. Its tokens are RS256
+    // JWTs with a kid; the services and the console check them by its JWK Set.
+    let console_port = free_port();
+    let base = format!("http://127.0.0.1:{console_port}");
+    let provider = Provider::start(&root, &format!("{base}/signin/callback")).await;
+    let jwks_url = format!("{}/jwks", provider.issuer);
+
     // The real stack, seeded as `make demo` seeds it.
     let keys = root.join("scripts/open311-client/dev-open311-keys.txt");
     let keys = keys.display().to_string();
     let mut ctx = Ctx::new().await.expect("context");
-    xf_e2e::start_all_with_intake(&mut ctx, &[("open311.api_keys_file", keys.as_str())])
-        .await
-        .expect("stack starts");
+    xf_e2e::start_all_configured(
+        &mut ctx,
+        &[("auth.jwks_url", jwks_url.as_str())],
+        &[("open311.api_keys_file", keys.as_str())],
+    )
+    .await
+    .expect("stack starts");
     let port = |n: &str| {
         ctx.svc(n)
             .base_url
@@ -325,8 +402,14 @@ async fn the_console_in_a_real_browser() {
         .display()
         .to_string();
     let key_path = key_file.display().to_string();
+    let port_text = console_port.to_string();
     let mut overrides: Vec<(&str, &str)> = vec![
-        ("http.port", "0"),
+        ("http.port", port_text.as_str()),
+        ("http.public_url", base.as_str()),
+        ("auth.jwks_url", jwks_url.as_str()),
+        ("oidc.enabled", "true"),
+        ("oidc.issuer", provider.issuer.as_str()),
+        ("oidc.client_id", "xinfang-console"),
         ("http.workers", "2"),
         ("auth.public_key_file", public_key.as_str()),
         ("dev_signin.private_key_file", private_key.as_str()),
@@ -339,7 +422,7 @@ async fn the_console_in_a_real_browser() {
     }
     let settings = xf_console::config::load_with(&overrides).expect("console settings");
     let console = xf_console::build(settings).expect("console builds");
-    let base = format!("http://127.0.0.1:{}", console.port());
+    assert_eq!(console.port(), console_port);
     let stop = CancellationToken::new();
     let served = tokio::spawn(console.run_until_stopped(stop.clone()));
 
@@ -394,6 +477,63 @@ async fn the_console_in_a_real_browser() {
         303,
         "a staff page without a session goes to sign-in"
     );
+    // The OIDC sign-in starts with the authorization code flow and PKCE (S256), its
+    // state in a sealed HttpOnly cookie; a callback without that cookie, with another
+    // state, or with the provider's refusal signs nobody in.
+    let r = plain
+        .get(format!("{base}/signin/oidc?next=/work"))
+        .send()
+        .await
+        .expect("oidc start");
+    assert_eq!(r.status(), 303);
+    let to = r
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        to.starts_with(&format!("{}/auth?", provider.issuer))
+            && to.contains("response_type=code")
+            && to.contains("client_id=xinfang-console")
+            && to.contains("code_challenge_method=S256")
+            && to.contains("code_challenge=")
+            && to.contains("nonce=")
+            && to.contains("state="),
+        "{to}"
+    );
+    let flow = r
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        flow.starts_with("xf_oidc=") && flow.contains("HttpOnly") && flow.contains("SameSite=Lax"),
+        "{flow}"
+    );
+    let flow_cookie = flow.split(';').next().unwrap_or_default().to_owned();
+    for (query, cookie, status) in [
+        ("code=abc&state=def", "", 400),
+        ("code=abc&state=not-this-flows", flow_cookie.as_str(), 400),
+        ("error=access_denied&state=x", flow_cookie.as_str(), 401),
+    ] {
+        let r = plain
+            .get(format!("{base}/signin/callback?{query}"))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .expect("callback");
+        assert_eq!(r.status(), status, "{query}");
+        let set = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(" | ");
+        assert!(!set.contains("xf_session="), "nobody is signed in: {set}");
+    }
 
     // Chromium through chromedriver, with a fresh profile.
     let wd_port = free_port();
@@ -845,6 +985,48 @@ async fn the_console_in_a_real_browser() {
         url.ends_with("/work?queue=closed"),
         "back to the same page: {url}"
     );
+
+    // Signing in with the county's identity provider: its login page, then back to the
+    // page asked for, with the provider's token — which the services accept by the
+    // provider's key set, so the unit's case page shows the case and its reply.
+    b.sign_out().await;
+    b.go(&format!("/signin?next={case_path}")).await;
+    b.check("18-signin-with-oidc").await;
+    b.d.click_css("#signin-oidc")
+        .await
+        .expect("the OIDC button");
+    assert!(
+        b.wait("input[name='login']").await,
+        "the provider's login page"
+    );
+    b.d.type_in("input[name='login']", "oidc-handler-rsj")
+        .await
+        .expect("login");
+    b.d.type_in("input[name='password']", "any")
+        .await
+        .expect("password");
+    b.d.click_css("button[type='submit']")
+        .await
+        .expect("log in at the provider");
+    assert!(
+        b.wait("form[action='/signout']").await,
+        "signed in through the provider: {}",
+        b.body().await
+    );
+    let url = b.d.url().await.expect("url");
+    assert!(
+        url.ends_with(&case_path),
+        "back to the page asked for: {url}"
+    );
+    let page = b.body().await;
+    assert!(
+        page.contains("oidc-handler-rsj")
+            && page.contains(&no)
+            && page.contains("结清所欠工资")
+            && !page.contains("相关服务暂时不可用"),
+        "the provider's user sees the unit's case: {page}"
+    );
+    b.check("19-case-after-oidc").await;
 
     // A service that is down: a clear banner, not a stack trace.
     ctx.svc_mut("routing").stop().await;

@@ -13,6 +13,8 @@ pub struct Projection {
     pub vault: crate::vault::Vault,
     /// Whether notices are delivered by the webhook.
     pub outbound: bool,
+    /// Outbound notices are due at this clock's now.
+    pub clock: xf_app::Clock,
 }
 
 /// The change an event makes to intake's copy of a case.
@@ -325,7 +327,7 @@ async fn timeline(
 
 impl Handler for Projection {
     async fn handle(&self, tx: &mut PgConnection, ev: &Event) -> Result<(), HandleError> {
-        crate::notify::petitioner(tx, ev, &self.vault, self.outbound).await?;
+        crate::notify::petitioner(tx, ev, &self.vault, self.outbound, self.clock.now()).await?;
         if appointment(tx, ev).await? || follow_up(tx, ev).await? {
             return Ok(());
         }

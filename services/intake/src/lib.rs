@@ -41,6 +41,7 @@ pub async fn build(s: Settings) -> anyhow::Result<Application<handler::Projectio
     let handler = Arc::new(handler::Projection {
         vault: state.vault.clone(),
         outbound: webhook.is_some(),
+        clock: parts.clock.clone(),
     });
     let open311 = open311::Open311::load(&s.ext.open311)?;
     let open311_audit = open311.clone();

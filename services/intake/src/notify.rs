@@ -58,13 +58,15 @@ fn notice(ev: &Event, no: &str, unit: Option<&str>) -> Option<(&'static str, Str
     })
 }
 
-/// Records (and, with a webhook, queues) the notice `ev` owes the petitioner of its
-/// case, once per event. Nothing for anonymous items or unknown cases.
+/// Records (and, with a webhook, queues — due at `now` of intake's clock) the notice
+/// `ev` owes the petitioner of its case, once per event. Nothing for anonymous items or
+/// unknown cases.
 pub async fn petitioner(
     tx: &mut PgConnection,
     ev: &Event,
     vault: &Vault,
     outbound: bool,
+    now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
     let Some(case) = sqlx::query(
         "SELECT registration_no, anonymous, confidential, unit_name, matter_code FROM cases
@@ -121,7 +123,7 @@ pub async fn petitioner(
             "notice_id": id, "kind": kind, "registration_no": no,
             "to": {"phone": phone}, "text": text, "at": ev.occurred_at,
         });
-        xf_notify::enqueue(tx, &id.to_string(), "petitioner", &body, ev.occurred_at).await?;
+        xf_notify::enqueue(tx, &id.to_string(), "petitioner", &body, now).await?;
     }
     Ok(())
 }

@@ -686,3 +686,305 @@ async fn stats_match_hand_worked_counts_and_follow_the_token() {
     }
     ctx.cleanup().await;
 }
+
+/// The facts of every case in a batch folded together equal those of the same events
+/// one at a time: duplicates inside the batch, a retry under a new event id, events
+/// split over two batches that overlap, and the cube in step with the facts.
+#[tokio::test]
+async fn a_batch_with_duplicates_folds_like_one_event_at_a_time() {
+    let mut ctx = Ctx::new().await.expect("context");
+    start(&mut ctx).await;
+    let pool = ctx.svc("reporting").pool.clone();
+    let (a, b, c) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    // The same events (same times) for each case, under its own ids.
+    let base = escalating(a, "330122-2026-000201");
+    let of = |case: Uuid, _no: &str| -> Vec<Envelope> {
+        base.iter()
+            .map(|e| {
+                let mut e = e.clone();
+                e.case_id = case.to_string();
+                if case != a {
+                    e.event_id = Uuid::now_v7().to_string();
+                }
+                e
+            })
+            .collect()
+    };
+    let decode = |e: &Envelope| xf_events::decode(&xf_events::encode(e)).expect("decodes");
+    // a: one event per transaction, in order.
+    for e in of(a, "330122-2026-000201") {
+        let mut tx = pool.begin().await.expect("tx");
+        assert!(
+            xf_reporting::consumer::ingest(&mut tx, &decode(&e))
+                .await
+                .expect("ingest")
+        );
+        tx.commit().await.expect("commit");
+    }
+    // b: one batch, reversed, every event twice, and the breach again under a new id.
+    let mut eb = of(b, "330122-2026-000202");
+    eb.reverse();
+    let mut retry = eb[7].clone();
+    retry.event_id = Uuid::now_v7().to_string();
+    let batch: Vec<_> = eb
+        .iter()
+        .chain(eb.iter())
+        .chain(std::iter::once(&retry))
+        .map(decode)
+        .collect();
+    let pairs: Vec<_> = batch.iter().map(|e| (e, None)).collect();
+    let mut tx = pool.begin().await.expect("tx");
+    let n = xf_reporting::consumer::ingest_all(&mut tx, &pairs)
+        .await
+        .expect("batch");
+    tx.commit().await.expect("commit");
+    assert_eq!(n, 11, "ten events and the retry, each once");
+    // c: two overlapping batches (events 0..7, then 4..10), together with a and b's
+    // events again (nothing new for them).
+    let ec: Vec<_> = of(c, "330122-2026-000203").iter().map(decode).collect();
+    let again: Vec<_> = eb.iter().map(decode).collect();
+    for part in [&ec[..7], &ec[4..]] {
+        let pairs: Vec<_> = part
+            .iter()
+            .chain(again.iter())
+            .map(|e| (e, Some("0af7651916cd43dd8448eb211c80319c".to_owned())))
+            .collect();
+        let mut tx = pool.begin().await.expect("tx");
+        xf_reporting::consumer::ingest_all(&mut tx, &pairs)
+            .await
+            .expect("batch");
+        tx.commit().await.expect("commit");
+    }
+    let fa = facts_row(&pool, a).await;
+    let mut fb = facts_row(&pool, b).await;
+    assert_eq!(fb["events"], 11);
+    fb["events"] = fa["events"].clone();
+    assert_eq!(fa, fb, "one batch with duplicates");
+    assert_eq!(fa, facts_row(&pool, c).await, "two overlapping batches");
+    assert_eq!(fa["breaches"], 1);
+    let ledger: i64 = sqlx::query_scalar("SELECT count(*) FROM ledger WHERE case_id = ANY($1)")
+        .bind(vec![a, b, c])
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(ledger, 31);
+    let trace: Option<String> =
+        sqlx::query_scalar("SELECT trace_id FROM case_facts WHERE case_id = $1")
+            .bind(c)
+            .fetch_one(&pool)
+            .await
+            .expect("trace");
+    assert_eq!(trace.as_deref(), Some("0af7651916cd43dd8448eb211c80319c"));
+    // The cube kept by the batches equals the cube rebuilt from the facts.
+    let cube = |pool: sqlx::PgPool| async move {
+        let rows: Vec<(String, String, Vec<i32>)> = sqlx::query_as(
+            "SELECT day::text || '/' || township, category, f FROM stats_cube
+             UNION ALL SELECT 'm' || day::text || '/' || township, category, f FROM stats_cube_month
+             ORDER BY 1, 2",
+        )
+        .fetch_all(&pool)
+        .await
+        .expect("cube");
+        rows
+    };
+    let kept = cube(pool.clone()).await;
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    assert_eq!(kept[0].2[0], 3, "three cases received: {kept:?}");
+    assert_eq!(kept[0].2[4], 3, "three closed: {kept:?}");
+    xf_reporting::store::cube::rebuild(&pool)
+        .await
+        .expect("rebuild");
+    assert_eq!(kept, cube(pool.clone()).await);
+    ctx.cleanup().await;
+}
+
+/// Paused clocks over the broker: the pauses, the days they excluded and whether a
+/// clock is paused now, in the case's facts, its detail, the statistics (cube and
+/// facts alike) and the resolution ledger.
+#[tokio::test]
+async fn paused_time_is_counted() {
+    let mut ctx = Ctx::new().await.expect("context");
+    start(&mut ctx).await;
+    let pool = ctx.svc("reporting").pool.clone();
+    let (p1, p2, p3) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let day = 86_400u64;
+    let pause = |stage: Stage, before: u64| {
+        Payload::ClockPaused(xf_events::v1::ClockPaused {
+            stage: stage as i32,
+            planned_days: 10,
+            paused_secs_before: before,
+            ..Default::default()
+        })
+    };
+    let resume = |stage: Stage, excluded: u64, total: u64| {
+        Payload::ClockResumed(xf_events::v1::ClockResumed {
+            stage: stage as i32,
+            excluded_secs: excluded,
+            paused_secs_total: total,
+            due_at: Some(xf_events::timestamp(at(300))),
+        })
+    };
+    let closed = |unit: &str| {
+        Payload::CaseClosed(CaseClosed {
+            unit_id: unit.into(),
+            ..Default::default()
+        })
+    };
+    let mut evs = vec![
+        // p1: handling paused twice (2 days, then 1 day 20 hours: 3 days 20 hours,
+        // 4 whole days), closed.
+        env(
+            p1,
+            "intake",
+            V1,
+            at(0),
+            registered("330122-2026-000301", V1, "land", Channel::Letter),
+        ),
+        env(
+            p1,
+            "routing",
+            V1,
+            at(1),
+            dispatched(Tier::Village, V1, "v1-committee"),
+        ),
+        env(p1, "supervision", V1, at(2), pause(Stage::Handling, 0)),
+        env(
+            p1,
+            "supervision",
+            V1,
+            at(3),
+            resume(Stage::Handling, 2 * day, 2 * day),
+        ),
+        env(
+            p1,
+            "supervision",
+            V1,
+            at(4),
+            pause(Stage::Handling, 2 * day),
+        ),
+        env(
+            p1,
+            "supervision",
+            V1,
+            at(5),
+            resume(Stage::Handling, day + 20 * 3600, 3 * day + 20 * 3600),
+        ),
+        env(p1, "routing", V1, at(6), closed("v1-committee")),
+        // p2: acceptance paused, not resumed: paused now.
+        env(
+            p2,
+            "intake",
+            V2,
+            at(0),
+            registered("330122-2026-000302", V2, "land", Channel::Visit),
+        ),
+        env(p2, "supervision", V2, at(2), pause(Stage::Acceptance, 0)),
+        // p3: never paused.
+        env(
+            p3,
+            "intake",
+            V3,
+            at(0),
+            registered("330122-2026-000303", V3, "water", Channel::Online),
+        ),
+    ];
+    // Out of order, the last resumption again under a new event id.
+    evs.reverse();
+    let mut retry = evs[1].clone();
+    retry.event_id = Uuid::now_v7().to_string();
+    evs.push(retry);
+    for e in &evs {
+        send(&ctx, e).await;
+    }
+    let url = |q: &str| ctx.svc("reporting").url(&format!("/v1/stats{q}"));
+    let county = ctx.token(&["analyst"], None, COUNTY);
+    let totals: Value = eventually("every event folded", Duration::from_secs(90), || async {
+        let (s, v) = call("GET", &url(""), &county, None).await;
+        (s == StatusCode::OK
+            && v["totals"]["received"] == 3
+            && v["totals"]["closed"] == 1
+            && v["totals"]["paused"] == 2
+            && v["totals"]["paused_days"] == 4)
+            .then(|| v["totals"].clone())
+    })
+    .await;
+    assert_eq!(totals["paused"], 2, "{totals}");
+    // The cube and the facts agree, grouped too.
+    let with_unit = ctx.token(&["analyst"], Some("county-office"), COUNTY);
+    for q in [
+        "",
+        "?group_by=period,township,category",
+        "?group_by=township",
+    ] {
+        let (_, a) = call("GET", &url(q), &county, None).await;
+        let (_, b) = call("GET", &url(q), &with_unit, None).await;
+        assert_eq!(a["totals"], b["totals"], "{q}");
+        assert_eq!(a["rows"], b["rows"], "{q}");
+    }
+    let (_, v) = call("GET", &url("?group_by=township"), &county, None).await;
+    let rows: Vec<(String, i64, i64)> = v["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| {
+            (
+                r["township"].as_str().unwrap_or("").into(),
+                r["paused"].as_i64().unwrap_or(-1),
+                r["paused_days"].as_i64().unwrap_or(-1),
+            )
+        })
+        .collect();
+    assert_eq!(rows, [(TOWN_A.into(), 2, 4), (TOWN_B.into(), 0, 0)]);
+    // Each case's detail.
+    let detail = |id: Uuid| {
+        let url = ctx.svc("reporting").url(&format!("/v1/cases/{id}"));
+        let token = county.clone();
+        async move { call("GET", &url, &token, None).await.1 }
+    };
+    let d1 = detail(p1).await;
+    assert_eq!(
+        (
+            &d1["pauses"],
+            &d1["paused_secs"],
+            &d1["paused_days"],
+            &d1["paused_now"]
+        ),
+        (
+            &Value::from(2),
+            &Value::from(3 * day + 20 * 3600),
+            &Value::from(4),
+            &Value::from(false)
+        ),
+        "{d1}"
+    );
+    let d2 = detail(p2).await;
+    assert_eq!(d2["pauses"], 1, "{d2}");
+    assert_eq!(d2["paused_now"], true, "{d2}");
+    assert_eq!(detail(p3).await["pauses"], 0);
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM case_facts WHERE paused_now")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(n, 1);
+    // The resolution ledger shows the closed case's paused days.
+    let today = xf_calendar::shanghai_day(Utc::now());
+    let (s, v) = call(
+        "GET",
+        &ctx.svc("reporting").url(&format!(
+            "/v1/ledger?from={}&to={today}",
+            today - chrono::Duration::days(2)
+        )),
+        &county,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let cols = v["columns"].as_array().expect("columns");
+    let i = cols
+        .iter()
+        .position(|c| c == "paused_days")
+        .expect("a paused_days column");
+    assert_eq!(v["rows"].as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v["rows"][0][i], 4, "{v}");
+    ctx.cleanup().await;
+}

@@ -267,6 +267,8 @@ pub async fn stop(
 /// A live clock of a case's stage, locked.
 pub struct Live {
     pub id: i64,
+    pub case_id: Uuid,
+    pub stage: String,
     pub state: String,
     pub code: String,
     pub started_at: DateTime<Utc>,
@@ -297,6 +299,8 @@ pub async fn live(
     .await?;
     Ok(row.map(|r| Live {
         id: r.get("id"),
+        case_id,
+        stage: stage.to_owned(),
         state: r.get("state"),
         code: r.get("jurisdiction_code"),
         started_at: r.get("started_at"),
@@ -368,4 +372,110 @@ pub async fn recompute(
     )
     .await?;
     Ok(due_at)
+}
+
+/// What a resume did: the new due moment, the clock's paused time in all, and the
+/// time this pause excluded.
+pub struct Resumed {
+    pub due_at: DateTime<Utc>,
+    pub paused_secs: i64,
+    pub excluded_secs: i64,
+}
+
+/// Resumes a paused clock at `now` (by a supervisor, or by the sweeper when the pause
+/// reaches its planned end): the time it was paused is excluded, at most `cap_secs`
+/// (what the plan and the policy's maximum still allow); the pause record is closed,
+/// the due moment and timers recomputed, and `ClockResumed` written to the outbox.
+pub async fn resume(
+    tx: &mut PgConnection,
+    outbox: &Outbox,
+    mut c: Live,
+    by: &str,
+    cap_secs: i64,
+    now: DateTime<Utc>,
+) -> Result<Resumed, sqlx::Error> {
+    let paused_at = c.paused_at.unwrap_or(now);
+    let excluded = (now - paused_at).num_seconds().clamp(0, cap_secs.max(0));
+    let paused = c.paused_secs + excluded;
+    sqlx::query("UPDATE clocks SET state = 'running', paused_at = NULL WHERE id = $1")
+        .bind(c.id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "UPDATE clock_pauses SET resumed_by = $2, resumed_at = $3, excluded_secs = $4
+         WHERE clock_id = $1 AND resumed_at IS NULL",
+    )
+    .bind(c.id)
+    .bind(by)
+    .bind(now)
+    .bind(excluded)
+    .execute(&mut *tx)
+    .await?;
+    c.state = "running".into();
+    c.paused_at = None;
+    let (case_id, stage) = (c.case_id, c.stage.clone());
+    let due_at = recompute(
+        tx,
+        outbox,
+        case_id,
+        &stage,
+        &c,
+        c.extended_days,
+        paused,
+        now,
+    )
+    .await?;
+    let env = xf_events::envelope(
+        case_id,
+        crate::SERVICE,
+        xf_events::tier_of_code(&c.code),
+        &c.code,
+        now,
+        Payload::ClockResumed(xf_events::v1::ClockResumed {
+            stage: policy::stage_code(&stage) as i32,
+            excluded_secs: u64::try_from(excluded).unwrap_or(0),
+            paused_secs_total: u64::try_from(paused).unwrap_or(0),
+            due_at: Some(xf_events::timestamp(due_at)),
+        }),
+    );
+    outbox.put(&mut *tx, &env).await?;
+    Ok(Resumed {
+        due_at,
+        paused_secs: paused,
+        excluded_secs: excluded,
+    })
+}
+
+/// The pauses whose planned end has come (`paused_at + planned_days`), locked: each
+/// as (case, stage). The sweeper resumes them so a forgotten pause cannot stop a clock
+/// for longer than was asked for.
+pub async fn pauses_ended(
+    tx: &mut PgConnection,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<(Uuid, String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT c.case_id, c.stage, p.planned_days::int8 * 86400
+         FROM clock_pauses p JOIN clocks c ON c.id = p.clock_id
+         WHERE p.resumed_at IS NULL AND c.state = 'paused'
+           AND p.paused_at + make_interval(days => p.planned_days) <= $1
+         ORDER BY p.paused_at, p.id LIMIT $2
+         FOR UPDATE OF c SKIP LOCKED",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(tx)
+    .await
+}
+
+/// The most days of pauses the policy in force allows on a live clock of `stage`.
+pub async fn max_pause_days(
+    tx: &mut PgConnection,
+    c: &Live,
+    stage: &str,
+) -> Result<i64, sqlx::Error> {
+    Ok(policy::resolve(tx, &c.code, c.started_at, stage)
+        .await?
+        .and_then(|r| r.spec.max_pause_days)
+        .unwrap_or(policy::DEFAULT_MAX_PAUSE_DAYS))
 }

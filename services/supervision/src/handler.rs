@@ -41,7 +41,7 @@ const CLOSING: [&str; 7] = [
 impl Handler for Clocks {
     async fn handle(&self, tx: &mut PgConnection, ev: &Event) -> Result<(), HandleError> {
         crate::oversight::on_event(tx, ev, &self.outbox, self.clock.now()).await?;
-        crate::notices::on_event(tx, ev, self.outbound).await?;
+        crate::notices::on_event(tx, ev, self.outbound, self.clock.now()).await?;
         let at = ev.occurred_at;
         let case_id = ev.case_id;
         let code = ev.envelope.jurisdiction_code.as_str();

@@ -154,12 +154,14 @@ async fn recipients(
     })
 }
 
-/// Records the notices an event causes (and their outbound deliveries), once per
-/// event and recipient, in the consumer's transaction.
+/// Records the notices an event causes (and their outbound deliveries, due at `now`
+/// of this service's clock), once per event and recipient, in the consumer's
+/// transaction.
 pub async fn on_event(
     tx: &mut PgConnection,
     ev: &Event,
     outbound: bool,
+    now: DateTime<Utc>,
 ) -> Result<(), HandleError> {
     let Some((kind, to, detail)) = recipients(tx, ev).await? else {
         return Ok(());
@@ -209,14 +211,7 @@ pub async fn on_event(
                 "recipient": {"kind": rk, "id": who}, "detail": detail,
                 "at": ev.occurred_at,
             });
-            xf_notify::enqueue(
-                tx,
-                &id.to_string(),
-                &format!("{rk}:{who}"),
-                &body,
-                ev.occurred_at,
-            )
-            .await?;
+            xf_notify::enqueue(tx, &id.to_string(), &format!("{rk}:{who}"), &body, now).await?;
         }
     }
     Ok(())

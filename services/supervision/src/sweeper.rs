@@ -17,6 +17,9 @@ use xf_events::{Payload, Tier, tier_of_code};
 
 use crate::policy;
 
+/// Who resumed a pause that reached its planned end (kept as `resumed_by`).
+pub const PLANNED_END: &str = "system:planned-end";
+
 #[derive(Clone)]
 pub struct Sweeper {
     pub pool: PgPool,
@@ -33,17 +36,20 @@ pub struct Fired {
     pub breaches: u64,
     pub escalations: u64,
     pub other: u64,
+    /// Pauses ended at their planned end (the clocks run again).
+    pub pauses_ended: u64,
 }
 
 impl Fired {
     pub fn total(&self) -> u64 {
-        self.warnings + self.breaches + self.other
+        self.warnings + self.breaches + self.other + self.pauses_ended
     }
     fn add(&mut self, o: Fired) {
         self.warnings += o.warnings;
         self.breaches += o.breaches;
         self.escalations += o.escalations;
         self.other += o.other;
+        self.pauses_ended += o.pauses_ended;
     }
 }
 
@@ -60,13 +66,40 @@ impl Sweeper {
     /// Fires what is due now, batch after batch, until nothing is left.
     pub async fn sweep(&self) -> Result<Fired, sqlx::Error> {
         let now = self.clock.now();
-        let mut all = Fired::default();
+        let mut all = Fired {
+            pauses_ended: self.end_pauses(now).await?,
+            ..Fired::default()
+        };
         loop {
             let (f, full) = self.batch_at(now).await?;
             all.add(f);
             if !full {
                 return Ok(all);
             }
+        }
+    }
+
+    /// Resumes the clocks whose pause reached its planned end by `now`, batch after
+    /// batch: the time excluded is what was planned (at most what the policy still
+    /// allows), however late the sweep, and the timers run again from the new due.
+    pub async fn end_pauses(&self, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+        let mut n = 0;
+        loop {
+            let mut tx = self.pool.begin().await?;
+            let ended = crate::clocks::pauses_ended(&mut tx, now, self.batch).await?;
+            if ended.is_empty() {
+                return Ok(n);
+            }
+            for (case_id, stage, planned_secs) in ended {
+                let Some(c) = crate::clocks::live(&mut tx, case_id, &stage).await? else {
+                    continue;
+                };
+                let max_days = crate::clocks::max_pause_days(&mut tx, &c, &stage).await?;
+                let cap = planned_secs.min(max_days * 86_400 - c.paused_secs);
+                crate::clocks::resume(&mut tx, &self.outbox, c, PLANNED_END, cap, now).await?;
+                n += 1;
+            }
+            tx.commit().await?;
         }
     }
 
@@ -171,6 +204,7 @@ impl Sweeper {
                     warnings = f.warnings,
                     breaches = f.breaches,
                     escalations = f.escalations,
+                    pauses_ended = f.pauses_ended,
                     "deadline timers fired"
                 ),
                 Ok(_) => {}

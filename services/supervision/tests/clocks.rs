@@ -483,6 +483,68 @@ async fn extensions_and_pauses_move_the_due_moment() {
         v["clocks"][1]["extended_days"], 30,
         "the second extension changed nothing"
     );
+    // A pause that is never resumed ends by itself at its planned end: the sweeper
+    // resumes it, excluding what was planned (two days), not the five that passed.
+    let (s, v) = call(
+        &ctx,
+        "POST",
+        &format!("{path}/pause"),
+        &sup,
+        Some(json!({"reason": "awaiting_petitioner", "days": 2})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    ctx.svc("supervision")
+        .clock
+        .advance(chrono::Duration::days(5));
+    let v = eventually(
+        "the pause ended by itself",
+        Duration::from_secs(60),
+        || async {
+            let (_, v) = call(
+                &ctx,
+                "GET",
+                &format!("/v1/cases/{case}/deadlines"),
+                &sup,
+                None,
+            )
+            .await;
+            (v["clocks"][1]["state"] == "running" && v["pauses"][1]["resumed_at"].is_string())
+                .then_some(v)
+        },
+    )
+    .await;
+    assert_eq!(v["pauses"][1]["resumed_by"], "system:planned-end");
+    assert_eq!(v["pauses"][1]["excluded_secs"], 2 * 86_400, "{v}");
+    let moved = v["clocks"][1]["due_at"].as_str().map(at).expect("due")
+        - due(t0, 90, Counting::CalendarDays, &OfficialCalendar);
+    assert!(
+        (moved - chrono::Duration::days(5)).num_seconds().abs() < 5,
+        "3 + 2 days excluded, moved by {moved}"
+    );
+    let resumed = eventually("its ClockResumed", Duration::from_secs(60), || async {
+        let records = read_topic(
+            &ctx.brokers,
+            &ctx.topic,
+            usize::MAX,
+            Duration::from_secs(10),
+        )
+        .await;
+        let all: Vec<_> = records
+            .iter()
+            .filter_map(|r| xf_events::decode(&r.payload).ok())
+            .filter(|e| e.case_id == case)
+            .filter_map(|e| match e.payload() {
+                Some(Payload::ClockResumed(r)) => Some(*r),
+                _ => None,
+            })
+            .collect();
+        (all.len() >= 2).then_some(all)
+    })
+    .await;
+    assert_eq!(resumed[1].excluded_secs, 2 * 86_400);
+    assert!((resumed[1].paused_secs_total as i64 - 5 * 86_400).abs() < 5);
+
     // Pausing a stopped clock is refused; outside the scope is refused.
     let (s, _) = call(
         &ctx,

@@ -1,6 +1,9 @@
 //! Notices: inboxes per unit and per staff user (list, unread count, mark read), the
 //! accused unit never notified, and the signed webhook — retried with back-off under
-//! one idempotency key, parked with its error after repeated failure, retried by hand.
+//! one idempotency key, parked with its error after repeated failure, retried by hand;
+//! and each kind of notice reaching those who must act: deadline warnings and breaches
+//! the unit and its supervising office, a card the undertaking unit, a follow-up visit
+//! the leader and the office, a rating the handling unit.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -9,93 +12,27 @@ use std::time::Duration;
 use chrono::Utc;
 use reqwest::StatusCode;
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 use uuid::Uuid;
 use xf_events::Payload;
-use xf_events::v1::{CaseRegistered, UrgentAlertRaised};
+use xf_events::v1::{
+    CaseDispatched, CaseRegistered, DeadlineBreached, DeadlineWarning, FollowUpScheduled,
+    SatisfactionRecorded, Stage, SupervisionCardIssued, UrgentAlertRaised,
+};
+use xf_testkit::endpoint::{self, Got};
 use xf_testkit::{Ctx, eventually, produce_raw};
 
 const COUNTY: &str = "330122";
 const VILLAGE: &str = "330122002200";
 const SECRET: &str = "a-webhook-secret-for-tests-0001";
 
-/// One request the receiver got: its headers (lower-case names) and body.
-#[derive(Debug, Clone)]
-struct Got {
-    headers: HashMap<String, String>,
-    body: Vec<u8>,
-}
-
 /// A webhook receiver: answers 500 to the first attempt of every key, and always to
 /// notices for `unit:u-dead`; 200 otherwise. Records every request.
 async fn receiver() -> (String, Arc<Mutex<Vec<Got>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
-    let got: Arc<Mutex<Vec<Got>>> = Arc::default();
-    let log = got.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut sock, _)) = listener.accept().await else {
-                return;
-            };
-            let log = log.clone();
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                let (head_end, len) = loop {
-                    let Ok(n) = sock.read(&mut chunk).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        let head = String::from_utf8_lossy(&buf[..p]).to_lowercase();
-                        let len = head
-                            .lines()
-                            .find_map(|l| l.strip_prefix("content-length:"))
-                            .and_then(|v| v.trim().parse::<usize>().ok())
-                            .unwrap_or(0);
-                        break (p + 4, len);
-                    }
-                };
-                while buf.len() < head_end + len {
-                    let Ok(n) = sock.read(&mut chunk).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        break;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                }
-                let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-                let headers: HashMap<String, String> = head
-                    .lines()
-                    .skip(1)
-                    .filter_map(|l| l.split_once(':'))
-                    .map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_owned()))
-                    .collect();
-                let body = buf[head_end..].to_vec();
-                let key = headers.get("idempotency-key").cloned().unwrap_or_default();
-                let status = {
-                    let mut g = log.lock().expect("lock");
-                    let seen = g
-                        .iter()
-                        .any(|x| x.headers.get("idempotency-key") == Some(&key));
-                    let dead = String::from_utf8_lossy(&body).contains("u-dead");
-                    g.push(Got { headers, body });
-                    if dead || !seen { 500 } else { 200 }
-                };
-                let reply = format!(
-                    "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-                );
-                let _ = sock.write_all(reply.as_bytes()).await;
-            });
-        }
-    });
-    (url, got)
+    endpoint::receiver(Arc::new(|got: &Got, seen: bool| {
+        let dead = String::from_utf8_lossy(&got.body).contains("u-dead");
+        (if dead || !seen { 500 } else { 200 }, Vec::new())
+    }))
+    .await
 }
 
 async fn produce(ctx: &Ctx, case: Uuid, p: Payload) {
@@ -294,5 +231,168 @@ async fn notices_reach_the_inboxes_and_the_signed_webhook_retries_then_parks() {
         (StatusCode::UNPROCESSABLE_ENTITY, Some("state"))
     );
     let _ = std::fs::remove_file(&secret_file);
+    ctx.cleanup().await;
+}
+
+/// The kinds of notice in an inbox, oldest first, once it holds `n`.
+async fn kinds(ctx: &Ctx, token: &str, n: usize) -> Vec<String> {
+    let v = eventually("notices", Duration::from_secs(60), || async {
+        let (s, v) = call(ctx, "GET", "/v1/inbox?limit=100", token).await;
+        (s == StatusCode::OK && v["items"].as_array().map(Vec::len) >= Some(n)).then_some(v)
+    })
+    .await;
+    let mut k: Vec<String> = v["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i["kind"].as_str().map(str::to_owned))
+        .collect();
+    k.sort();
+    k
+}
+
+#[tokio::test]
+async fn each_event_reaches_the_unit_its_office_the_leader_and_no_one_else() {
+    let mut ctx = Ctx::new().await.expect("context");
+    let s = ctx
+        .settings::<xf_supervision::Ext>(&xf_supervision::binary(), &[])
+        .expect("settings");
+    let app = xf_supervision::build(s).await.expect("builds");
+    ctx.spawn("supervision", app);
+
+    // A village case handled by the village's unit `v-unit`; its supervising office is
+    // the village's letters-and-visits office.
+    let case = Uuid::now_v7();
+    let office = format!("{VILLAGE}-xfb");
+    produce(
+        &ctx,
+        case,
+        Payload::CaseDispatched(CaseDispatched {
+            unit_id: "v-unit".into(),
+            tier: xf_events::tier_of_code(VILLAGE) as i32,
+            jurisdiction_code: VILLAGE.into(),
+            ..Default::default()
+        }),
+    )
+    .await;
+    let unit = ctx.token(&["handler"], Some("v-unit"), COUNTY);
+    let sup = ctx.token(&["supervisor"], Some(&office), COUNTY);
+    eventually("the acceptance clock", Duration::from_secs(60), || async {
+        let (s, v) = call(&ctx, "GET", &format!("/v1/cases/{case}/deadlines"), &sup).await;
+        (s == StatusCode::OK && v["clocks"][0]["unit_id"] == "v-unit").then_some(())
+    })
+    .await;
+    let due = Some(xf_events::timestamp(Utc::now()));
+    produce(
+        &ctx,
+        case,
+        Payload::DeadlineWarning(DeadlineWarning {
+            stage: Stage::Acceptance as i32,
+            due_at: due,
+            days_left: 2,
+        }),
+    )
+    .await;
+    // A breach names no unit: the unit of the stage's clock is told.
+    produce(
+        &ctx,
+        case,
+        Payload::DeadlineBreached(DeadlineBreached {
+            stage: Stage::Acceptance as i32,
+            due_at: due,
+            unit_id: String::new(),
+        }),
+    )
+    .await;
+    produce(
+        &ctx,
+        case,
+        Payload::SupervisionCardIssued(SupervisionCardIssued {
+            card_id: "card-1".into(),
+            unit_id: "v-unit".into(),
+            due_at: due,
+        }),
+    )
+    .await;
+    produce(
+        &ctx,
+        case,
+        Payload::FollowUpScheduled(FollowUpScheduled {
+            visit_id: "visit-1".into(),
+            scheduled_at: due,
+            leader_id: "leader-9".into(),
+            office_id: office.clone(),
+            period_hours: 168,
+        }),
+    )
+    .await;
+    // The rating is delivered twice (at least once on the bus): one notice.
+    let rating = xf_events::envelope(
+        case,
+        "intake",
+        xf_events::tier_of_code(VILLAGE),
+        VILLAGE,
+        Utc::now(),
+        Payload::SatisfactionRecorded(SatisfactionRecorded { score: 2 }),
+    );
+    for _ in 0..2 {
+        produce_raw(
+            &ctx.brokers,
+            &ctx.topic,
+            &rating.case_id,
+            &xf_events::encode(&rating),
+            &[],
+        )
+        .await;
+    }
+
+    assert_eq!(
+        kinds(&ctx, &unit, 4).await,
+        [
+            "card_issued",
+            "deadline_breached",
+            "deadline_warning",
+            "satisfaction_recorded"
+        ],
+        "the handling unit: warning, breach, card, rating"
+    );
+    assert_eq!(
+        kinds(&ctx, &sup, 3).await,
+        [
+            "deadline_breached",
+            "deadline_warning",
+            "follow_up_scheduled"
+        ],
+        "its supervising office: warning, breach and the follow-up it makes"
+    );
+    let leader = ctx
+        .signer()
+        .sign(&xf_auth::claims("leader-9", &["leader"], None, COUNTY, 600))
+        .expect("token");
+    assert_eq!(kinds(&ctx, &leader, 1).await, ["follow_up_scheduled"]);
+    let (_, v) = call(&ctx, "GET", "/v1/inbox?limit=100", &leader).await;
+    assert_eq!(v["items"][0]["recipient_kind"], "user");
+    assert_eq!(v["items"][0]["detail"]["visit_id"], "visit-1", "{v}");
+    let (_, v) = call(&ctx, "GET", "/v1/inbox?limit=100", &unit).await;
+    let warning = v["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|i| i["kind"] == "deadline_warning")
+        .cloned()
+        .expect("warning");
+    assert_eq!(warning["detail"]["stage"], "acceptance", "{warning}");
+    assert_eq!(warning["detail"]["days_left"], 2);
+    // Nobody else hears of it; once a later notice is in, the rating is there once.
+    let other = ctx.token(&["handler"], Some("v-other"), COUNTY);
+    let (_, v) = call(&ctx, "GET", "/v1/inbox", &other).await;
+    assert_eq!(v["unread"], 0, "{v}");
+    produce(&ctx, Uuid::now_v7(), alert(&["v-unit"], &[])).await;
+    let k = kinds(&ctx, &unit, 5).await;
+    assert_eq!(
+        k.iter().filter(|k| *k == "satisfaction_recorded").count(),
+        1,
+        "{k:?}"
+    );
     ctx.cleanup().await;
 }

@@ -1,16 +1,22 @@
 //! Benchmark of reporting; one line each for
 //!
 //!   seed       `--cases` (default 1,000,000) case facts of a year of a large county
-//!              (20 townships × 20 villages, 20 categories), written by one
-//!              INSERT … SELECT over generate_series
+//!              (20 townships × 20 villages, 20 categories, every category in every
+//!              township), written by one INSERT … SELECT over generate_series
 //!   cube       the statistics cube built from them (per day, township, category)
 //!   stats      `GET /v1/stats` over them grouped by month × category × township,
 //!              `--requests` times one after another (target: p99 < 100 ms), and the
 //!              same filtered by channel, which the cube does not hold
-//!   ingest     `--events` case events (registration, dispatch, acceptance, reply,
-//!              closing of `--events / 5` cases) folded into the ledger and the read
-//!              models one transaction per event as the consumer does, by
-//!              `--workers` concurrent workers (target: ≥ 5,000 events/s)
+//!              (timed until the answer's last byte; the client's own JSON parsing
+//!              is not counted), and the query alone inside the service (SQL and
+//!              rows, without HTTP and JSON) to show where the time goes
+//!   fold       `--events` case events (registration, dispatch, acceptance, reply,
+//!              closing of `--events / 5` cases, stage by stage) handed to the
+//!              consumer's batch handler `--batch` at a time, one transaction each,
+//!              by `--workers` workers
+//!   ingest     the same number of events waiting on the broker, read and applied by
+//!              the service's own consumer (batches, inbox, checkpoints) in a fresh
+//!              schema (target: ≥ 5,000 events/s)
 //!
 //! Needs Postgres and a broker (`make bench` starts a fresh in-memory one). The
 //! service's schema is created for the run and dropped at the end.
@@ -20,6 +26,7 @@ use std::time::Instant;
 use anyhow::ensure;
 use chrono::{Datelike, Utc};
 use clap::Parser;
+use futures::StreamExt as _;
 use uuid::Uuid;
 use xf_e2e::bench::Row;
 use xf_events::Payload;
@@ -38,8 +45,12 @@ struct Args {
     requests: usize,
     #[arg(long, default_value_t = 20_000)]
     events: usize,
-    #[arg(long, default_value_t = 4)]
+    /// Workers of the direct folding row.
+    #[arg(long, default_value_t = 1)]
     workers: usize,
+    /// Events per transaction of the direct folding row (the bus's default batch).
+    #[arg(long, default_value_t = 200)]
+    batch: usize,
     /// Print only the rows, not the table header.
     #[arg(long)]
     no_header: bool,
@@ -60,7 +71,7 @@ async fn run(ctx: &mut Ctx, a: &Args) -> anyhow::Result<Vec<Row>> {
              jurisdiction_code, unit_id, status, registered_at, updated_at, events,
              matter_code, office_code, accepted_at, closed_at, overdue, acceptance_late,
              satisfaction_score, collective, headcount)
-         SELECT gen_random_uuid(), '330122-B-' || g, 'cat-' || ((g / 7) % 20),
+         SELECT gen_random_uuid(), '330122-B-' || g, 'cat-' || ((g / 400) % 20),
                 (ARRAY['letter','visit','phone','online'])[1 + g % 4], 'village', v, v || '-u',
                 CASE WHEN g % 3 = 0 THEN 'closed' ELSE 'accepted' END,
                 r, r, 5, v, '330122', r + interval '2 days',
@@ -110,26 +121,61 @@ async fn run(ctx: &mut Ctx, a: &Args) -> anyhow::Result<Vec<Row>> {
     ));
     let http = xf_testkit::http();
     let mut samples = Vec::with_capacity(a.requests);
+    let mut size = 0;
     for i in 0..a.requests + 5 {
         let t = Instant::now();
         let r = http.get(&url).bearer_auth(&token).send().await?;
         ensure!(r.status().is_success(), "stats answered {}", r.status());
-        let v: serde_json::Value = r.json().await?;
+        let body = r.bytes().await?;
+        let took = t.elapsed();
         if i >= 5 {
-            samples.push(t.elapsed());
+            samples.push(took);
         } else {
+            let v: serde_json::Value = serde_json::from_slice(&body)?;
             ensure!(
                 v["totals"]["received"].as_i64() >= Some(a.cases * 9 / 10),
                 "{}",
                 v["totals"]
             );
+            size = body.len();
         }
     }
     rows.push(Row::latency(
         format!(
-            "reporting: stats of {}k cases, month×category×township",
-            a.cases / 1000
+            "reporting: stats of {}k cases, month×category×township ({} kB)",
+            a.cases / 1000,
+            size / 1000
         ),
+        &mut samples,
+    ));
+    // The same query inside the service: SQL and rows, no HTTP or JSON.
+    let q = xf_reporting::domain::query::Query {
+        from,
+        to,
+        period: xf_reporting::domain::query::Period::Month,
+        basis: xf_reporting::domain::query::Basis::Registered,
+        jurisdiction: "330122".into(),
+        tier: None,
+        category: None,
+        channel: None,
+        unit: None,
+        status: None,
+        group_by: vec![
+            xf_reporting::domain::query::Dim::Period,
+            xf_reporting::domain::query::Dim::Category,
+            xf_reporting::domain::query::Dim::Township,
+        ],
+    };
+    let mut samples = Vec::with_capacity(a.requests);
+    let mut groups = 0;
+    for _ in 0..a.requests {
+        let t = Instant::now();
+        let ans = xf_reporting::store::stats::run(&pool, &q, None).await?;
+        samples.push(t.elapsed());
+        groups = ans.rows.len();
+    }
+    rows.push(Row::latency(
+        format!("… the query alone ({groups} rows, SQL + decoding)"),
         &mut samples,
     ));
     // The same with a filter the cube does not hold: over the case facts themselves.
@@ -139,7 +185,7 @@ async fn run(ctx: &mut Ctx, a: &Args) -> anyhow::Result<Vec<Row>> {
         let t = Instant::now();
         let r = http.get(&url).bearer_auth(&token).send().await?;
         ensure!(r.status().is_success(), "stats answered {}", r.status());
-        let _: serde_json::Value = r.json().await?;
+        let _ = r.bytes().await?;
         samples.push(t.elapsed());
     }
     rows.push(Row::latency(
@@ -147,59 +193,81 @@ async fn run(ctx: &mut Ctx, a: &Args) -> anyhow::Result<Vec<Row>> {
         &mut samples,
     ));
 
-    // Ingestion: five events per case, each in its own transaction.
-    let cases = a.events / 5;
-    let per = cases.div_ceil(a.workers.max(1));
+    rows.extend(ingest_direct(&pool, a).await?);
+    Ok(rows)
+}
+
+/// The events of `cases` cases of the county — registration, dispatch, acceptance,
+/// reply, closing —, stage by stage (every case's registration, then every case's
+/// dispatch…), as a busy day interleaves them: a batch of consecutive events touches
+/// as many cases as it holds, and each refold reads history.
+fn events(cases: usize, tag: &str) -> anyhow::Result<Vec<xf_events::Event>> {
+    let t0 = Utc::now();
+    let ids: Vec<Uuid> = (0..cases).map(|_| Uuid::now_v7()).collect();
+    let mut out = Vec::with_capacity(cases * 5);
+    for k in 0..5 {
+        for (i, case) in ids.iter().enumerate() {
+            let v = format!("330122{:03}{:03}", 1 + i % 20, 200 + (i / 20) % 20);
+            let unit = format!("{v}-u");
+            let p = match k {
+                0 => Payload::CaseRegistered(CaseRegistered {
+                    registration_no: format!("330122-{tag}-{i}"),
+                    category: format!("cat-{}", (i / 7) % 20),
+                    matter_jurisdiction_code: v.clone(),
+                    ..Default::default()
+                }),
+                1 => Payload::CaseDispatched(CaseDispatched {
+                    unit_id: unit.clone(),
+                    tier: Tier::Village as i32,
+                    jurisdiction_code: v.clone(),
+                    ..Default::default()
+                }),
+                2 => Payload::CaseAccepted(CaseAccepted { unit_id: unit }),
+                3 => Payload::ReplyIssued(ReplyIssued {
+                    unit_id: unit,
+                    outcome: 1,
+                    text_length: 1,
+                }),
+                _ => Payload::CaseClosed(CaseClosed {
+                    unit_id: unit,
+                    ..Default::default()
+                }),
+            };
+            let env = xf_events::envelope(
+                *case,
+                "routing",
+                Tier::Village,
+                &v,
+                t0 + chrono::Duration::seconds(k),
+                p,
+            );
+            out.push(xf_events::decode(&xf_events::encode(&env))?);
+        }
+    }
+    Ok(out)
+}
+
+/// Folding alone: `--events` events handed to the consumer's batch handler in batches
+/// of `--batch` (the bus's `kafka.consumer_batch`), one transaction each, by
+/// `--workers` workers with cases of their own.
+async fn ingest_direct(pool: &sqlx::PgPool, a: &Args) -> anyhow::Result<Vec<Row>> {
+    let workers = a.workers.max(1);
+    let per = (a.events / 5).div_ceil(workers);
+    let mut work = Vec::new();
+    for w in 0..workers {
+        work.push(events(per, &format!("D{w}"))?);
+    }
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for w in 0..a.workers.max(1) {
+    for evs in work {
         let pool = pool.clone();
+        let batch = a.batch.max(1);
         tasks.push(tokio::spawn(async move {
-            for i in 0..per {
-                let case = Uuid::now_v7();
-                let v = format!("330122{:03}{:03}", 1 + (w + i) % 20, 200 + i % 20);
-                let t0 = Utc::now();
-                let unit = format!("{v}-u");
-                let payloads = [
-                    Payload::CaseRegistered(CaseRegistered {
-                        registration_no: format!("330122-I-{w}-{i}"),
-                        category: format!("cat-{}", i % 20),
-                        matter_jurisdiction_code: v.clone(),
-                        ..Default::default()
-                    }),
-                    Payload::CaseDispatched(CaseDispatched {
-                        unit_id: unit.clone(),
-                        tier: Tier::Village as i32,
-                        jurisdiction_code: v.clone(),
-                        ..Default::default()
-                    }),
-                    Payload::CaseAccepted(CaseAccepted {
-                        unit_id: unit.clone(),
-                    }),
-                    Payload::ReplyIssued(ReplyIssued {
-                        unit_id: unit.clone(),
-                        outcome: 1,
-                        text_length: 1,
-                    }),
-                    Payload::CaseClosed(CaseClosed {
-                        unit_id: unit.clone(),
-                        ..Default::default()
-                    }),
-                ];
-                for (k, p) in payloads.into_iter().enumerate() {
-                    let env = xf_events::envelope(
-                        case,
-                        "routing",
-                        Tier::Village,
-                        &v,
-                        t0 + chrono::Duration::seconds(k as i64),
-                        p,
-                    );
-                    let ev = xf_events::decode(&xf_events::encode(&env))?;
-                    let mut tx = pool.begin().await?;
-                    xf_reporting::consumer::ingest(&mut tx, &ev).await?;
-                    tx.commit().await?;
-                }
+            for chunk in evs.chunks(batch) {
+                let pairs: Vec<_> = chunk.iter().map(|e| (e, None)).collect();
+                let mut tx = pool.begin().await?;
+                xf_reporting::consumer::ingest_all(&mut tx, &pairs).await?;
+                tx.commit().await?;
             }
             anyhow::Ok(())
         }));
@@ -208,13 +276,98 @@ async fn run(ctx: &mut Ctx, a: &Args) -> anyhow::Result<Vec<Row>> {
         t.await??;
     }
     let took = started.elapsed();
-    rows.push(Row::per_second(
-        format!("reporting: ingest events ({} workers)", a.workers),
-        per * a.workers.max(1) * 5,
+    Ok(vec![Row::per_second(
+        format!(
+            "reporting: fold events, batches of {} ({workers} worker{})",
+            a.batch,
+            if workers == 1 { "" } else { "s" }
+        ),
+        per * workers * 5,
         took,
         "events",
-    ));
-    Ok(rows)
+    )])
+}
+
+/// As the service really ingests: `--events` events already waiting on the broker,
+/// read by the service's consumer (batches of `kafka.consumer_batch`, inbox,
+/// checkpoints, one transaction per batch); timed from the first event in the ledger
+/// to the last (the consumer group's join before it is not counted).
+async fn ingest_broker(a: &Args) -> anyhow::Result<Row> {
+    let mut ctx = Ctx::new().await?;
+    let result = ingest_broker_in(&mut ctx, a).await;
+    ctx.cleanup().await;
+    result
+}
+
+async fn ingest_broker_in(ctx: &mut Ctx, a: &Args) -> anyhow::Result<Row> {
+    {
+        let s = ctx.settings::<xf_reporting::Ext>(
+            &xf_reporting::binary(),
+            &[
+                ("jobs.interval_ms", "86400000"),
+                ("database.max_connections", "8"),
+            ],
+        )?;
+        let batch = s.kafka.consumer_batch;
+        xf_bus::ensure_topics(&s.kafka).await?;
+        let producer = xf_bus::producer(&s.kafka)?;
+        let evs = events(a.events / 5, "B")?;
+        let topic = ctx.topic.clone();
+        let mut sends = futures::stream::iter(evs.iter().map(|ev| {
+            let bytes = xf_events::encode(&ev.envelope);
+            let key = ev.case_id.to_string();
+            let producer = &producer;
+            let topic = &topic;
+            async move {
+                producer
+                    .send(
+                        rdkafka::producer::FutureRecord::to(topic)
+                            .key(&key)
+                            .payload(&bytes),
+                        std::time::Duration::from_secs(30),
+                    )
+                    .await
+                    .map_err(|(e, _)| anyhow::anyhow!("produce: {e}"))
+            }
+        }))
+        .buffer_unordered(1000);
+        while let Some(r) = futures::StreamExt::next(&mut sends).await {
+            r?;
+        }
+        drop(sends);
+        let app = xf_reporting::build(s).await?;
+        ctx.spawn("reporting", app);
+        let pool = ctx.svc("reporting").pool.clone();
+        let want = i64::try_from(evs.len())?;
+        let count = || async {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM ledger")
+                .fetch_one(&pool)
+                .await
+        };
+        let deadline = Instant::now() + std::time::Duration::from_secs(600);
+        let mut first = None;
+        loop {
+            let n = count().await?;
+            if n > 0 && first.is_none() {
+                first = Some((Instant::now(), n));
+            }
+            if n >= want {
+                break;
+            }
+            ensure!(
+                Instant::now() < deadline,
+                "only {n} of {want} events applied"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let (t, n0) = first.unwrap_or((Instant::now(), 0));
+        anyhow::Ok(Row::per_second(
+            format!("reporting: ingest over the broker (consumer, batch {batch})"),
+            usize::try_from(want - n0)?,
+            t.elapsed(),
+            "events",
+        ))
+    }
 }
 
 #[tokio::main]
@@ -223,7 +376,8 @@ async fn main() -> anyhow::Result<()> {
     let mut ctx = Ctx::new().await?;
     let result = run(&mut ctx, &a).await;
     ctx.cleanup().await;
-    let rows = result?;
+    let mut rows = result?;
+    rows.push(ingest_broker(&a).await?);
     if !a.no_header {
         println!("{}", Row::header());
     }

@@ -21,6 +21,15 @@ struct Args {
     /// Host the services listen on.
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
+    /// Cases of the year of history (received over the last twelve months).
+    #[arg(long, default_value_t = 480)]
+    history: usize,
+    /// Cases of the spike in one township over the last hours.
+    #[arg(long, default_value_t = 12)]
+    spike: usize,
+    /// Last month's cases handled to the end and rated.
+    #[arg(long, default_value_t = 8)]
+    closed: usize,
     /// Seconds to wait for the flow.
     #[arg(long, default_value_t = 120)]
     timeout: u64,
@@ -379,6 +388,31 @@ async fn main() -> anyhow::Result<()> {
         &county.0,
         &village,
         people + a.cases + 50,
+    )
+    .await?;
+    let village_codes: Vec<String> = villages.iter().map(|v| v.code.to_string()).collect();
+    let spike_township = townships
+        .get(1)
+        .or(townships.first())
+        .map(|t| t.code.to_string())
+        .unwrap_or_default();
+    xf_e2e::demo_history::run(
+        &http,
+        &xf_e2e::demo_history::Urls {
+            intake: url(&a, 0, ""),
+            routing: url(&a, 1, ""),
+            reporting: url(&a, 4, ""),
+        },
+        &signer,
+        &xf_e2e::demo_history::Plan {
+            county: &county.0,
+            villages: &village_codes,
+            spike_township: &spike_township,
+            history: a.history,
+            spike: a.spike,
+            closed: a.closed,
+            person: people + a.cases + 100,
+        },
     )
     .await?;
     println!();

@@ -16,13 +16,14 @@ use crate::State;
 use crate::api::Svc;
 use crate::page::{Page, redirect};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut web::ServiceConfig, oidc_redirect_path: &str) {
     cfg.route("/health/livez", web::get().to(livez))
         .route("/health/readyz", web::get().to(readyz))
         .route("/static/{file}", web::get().to(static_file))
         .route("/vendor/{file}", web::get().to(vendor_file))
         .route("/", web::get().to(home));
     signin::configure(cfg);
+    crate::oidc::configure(cfg, oidc_redirect_path);
     public::configure(cfg);
     desk::configure(cfg);
     work::configure(cfg);

@@ -1,6 +1,6 @@
 //! Sign-in and sign-out. The development sign-in lists the demo county's users and
-//! issues the same JWTs the services accept; an OIDC provider is configured in
-//! `[oidc]` (a later step).
+//! issues the same JWTs the services accept; the county's OIDC provider's sign-in is
+//! in `crate::oidc`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;

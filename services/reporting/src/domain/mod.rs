@@ -7,7 +7,7 @@ pub mod hotspot;
 pub mod query;
 pub mod report;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -158,6 +158,13 @@ pub struct Facts {
     pub group_id: Option<Uuid>,
     pub signature: Vec<i32>,
     pub visits: Vec<Visit>,
+    /// Distinct pauses of any of its clocks (`ClockPaused`/`ClockResumed`).
+    pub pauses: i32,
+    /// Seconds excluded from its deadlines by pauses: per stage the largest
+    /// `paused_secs_total` a `ClockResumed` reported, summed over the stages.
+    pub paused_secs: i64,
+    /// Whether a clock of the open case is paused now (a pause not yet resumed).
+    pub paused_now: bool,
 }
 
 fn to_i32(n: usize) -> i32 {
@@ -186,6 +193,13 @@ pub fn fold(entries: &[Entry]) -> Facts {
     let mut overdue_visits = BTreeSet::new();
     let mut appointments = BTreeSet::new();
     let mut leaders = BTreeSet::new();
+    // A pause is known by its clock's stage and the paused time the clock had used
+    // before it (`paused_secs_before`, or `paused_secs_total - excluded_secs` of its
+    // resumption), so a redelivery, a resumption seen first or alone, all count once.
+    let mut pauses: BTreeSet<(i32, u64)> = BTreeSet::new();
+    // Per stage, whether its last pause event (in time order) paused it.
+    let mut paused_last: BTreeMap<i32, bool> = BTreeMap::new();
+    let mut paused_total: BTreeMap<i32, u64> = BTreeMap::new();
     // (review level, outcome) of each reply, in order.
     let mut replies: Vec<(u32, &'static str)> = Vec::new();
     let mut level = 0u32;
@@ -343,6 +357,17 @@ pub fn fold(entries: &[Entry]) -> Facts {
             Payload::CollectiveIssueGrouped(g) => {
                 f.group_id = Uuid::parse_str(&g.group_id).ok();
             }
+            Payload::ClockPaused(p) => {
+                pauses.insert((p.stage, p.paused_secs_before));
+                paused_last.insert(p.stage, true);
+            }
+            Payload::ClockResumed(r) => {
+                let before = r.paused_secs_total.saturating_sub(r.excluded_secs);
+                pauses.insert((r.stage, before));
+                paused_last.insert(r.stage, false);
+                let t = paused_total.entry(r.stage).or_default();
+                *t = (*t).max(r.paused_secs_total);
+            }
             _ => {}
         }
     }
@@ -361,6 +386,12 @@ pub fn fold(entries: &[Entry]) -> Facts {
     f.follow_ups_satisfied = to_i32(satisfied.len());
     f.follow_ups_overdue = to_i32(overdue_visits.len());
     f.appointments = to_i32(appointments.len());
+    f.pauses = to_i32(pauses.len());
+    f.paused_secs = paused_total.values().fold(0i64, |a, &s| {
+        a.saturating_add(i64::try_from(s).unwrap_or(i64::MAX))
+    });
+    // A closed case's clocks are stopped.
+    f.paused_now = f.closed_at.is_none() && paused_last.values().any(|&p| p);
     leaders.remove("");
     f.leader_ids = leaders.into_iter().collect();
     // A review upholds the decision when its reply has the outcome of the reply before
@@ -546,6 +577,99 @@ mod tests {
             r.rotate_left(k);
             assert_eq!(fold(&r), want, "rotation {k}");
         }
+    }
+
+    fn paused(min: i64, stage: Stage, before: u64) -> Entry {
+        entry(
+            min,
+            "330122002200",
+            Payload::ClockPaused(xf_events::v1::ClockPaused {
+                stage: stage as i32,
+                planned_days: 5,
+                paused_secs_before: before,
+                ..Default::default()
+            }),
+        )
+    }
+
+    fn resumed(min: i64, stage: Stage, excluded: u64, total: u64) -> Entry {
+        entry(
+            min,
+            "330122002200",
+            Payload::ClockResumed(xf_events::v1::ClockResumed {
+                stage: stage as i32,
+                excluded_secs: excluded,
+                paused_secs_total: total,
+                due_at: None,
+            }),
+        )
+    }
+
+    #[test]
+    fn pauses_count_once_in_any_order() {
+        let day = 86_400;
+        // Handling paused twice (2 days, then 1.5 days), acceptance once (3 hours).
+        let mut es = path();
+        es.pop(); // not closed yet
+        es.extend([
+            paused(43, Stage::Handling, 0),
+            resumed(43 + 1, Stage::Handling, 2 * day, 2 * day),
+            paused(45, Stage::Handling, 2 * day),
+            resumed(46, Stage::Handling, day + day / 2, 3 * day + day / 2),
+            paused(2, Stage::Acceptance, 0),
+            resumed(3, Stage::Acceptance, 3 * 3600, 3 * 3600),
+        ]);
+        let f = fold(&es);
+        assert_eq!(f.pauses, 3);
+        assert_eq!(f.paused_secs, 3 * 86_400 + 43_200 + 3 * 3600);
+        assert!(!f.paused_now);
+        assert_eq!(report::paused_days(f.paused_secs), 4);
+        let c = report::contributions(&f);
+        assert_eq!(&c[24..], [1, 4]);
+        // Reversed, doubled, a resumption redelivered under a new id, rotated: the same.
+        let mut rev = es.clone();
+        rev.reverse();
+        assert_eq!(fold(&rev), f);
+        let mut twice = es.clone();
+        twice.extend(es.iter().cloned());
+        assert_eq!(fold(&twice), f);
+        let mut again = es.clone();
+        let mut r = es[es.len() - 3].clone();
+        r.event_id = Uuid::now_v7();
+        again.push(r);
+        let mut g = fold(&again);
+        assert_eq!(g.events, f.events + 1, "one more ledger entry");
+        g.events = f.events;
+        assert_eq!(g, f);
+        for k in 1..es.len() {
+            let mut r = es.clone();
+            r.rotate_left(k);
+            assert_eq!(fold(&r), f, "rotation {k}");
+        }
+        // Only the resumption seen (its pause lost): still one pause, its time counted.
+        let lone = vec![es[0].clone(), resumed(10, Stage::Handling, 600, 600)];
+        let f = fold(&lone);
+        assert_eq!((f.pauses, f.paused_secs, f.paused_now), (1, 600, false));
+    }
+
+    #[test]
+    fn a_pause_not_resumed_is_paused_now_until_the_case_closes() {
+        let mut es = path();
+        let closed = es.pop().expect("closing");
+        es.push(paused(43, Stage::Handling, 0));
+        let f = fold(&es);
+        assert_eq!((f.pauses, f.paused_secs, f.paused_now), (1, 0, true));
+        // Resumed: no longer paused; paused again: paused now.
+        es.push(resumed(44, Stage::Handling, 60, 60));
+        assert!(!fold(&es).paused_now);
+        es.push(paused(45, Stage::Handling, 60));
+        let f = fold(&es);
+        assert_eq!((f.pauses, f.paused_secs, f.paused_now), (2, 60, true));
+        let mut rev = es.clone();
+        rev.reverse();
+        assert_eq!(fold(&rev), f);
+        es.push(closed);
+        assert!(!fold(&es).paused_now);
     }
 
     #[test]

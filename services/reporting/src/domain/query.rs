@@ -116,7 +116,7 @@ impl Dim {
 }
 
 /// The figures, in the order they are shown, with their definitions.
-pub const FIGURES: [(&str, &str); 24] = [
+pub const FIGURES: [(&str, &str); 26] = [
     (
         "received",
         "cases registered (by registration date) or closed (by closing date) in the period",
@@ -203,6 +203,14 @@ pub const FIGURES: [(&str, &str); 24] = [
     (
         "extensions",
         "deadline extensions granted (DeadlineExtended, distinct by stage and new due date)",
+    ),
+    (
+        "paused",
+        "cases whose deadline clock was paused at least once (ClockPaused, ClockResumed)",
+    ),
+    (
+        "paused_days",
+        "days excluded from deadlines by pauses (per clock the paused_secs_total of its last ClockResumed), each case's total rounded to the nearest whole day",
     ),
 ];
 

@@ -243,6 +243,11 @@ fn analysis(now: &Tally, p: &Tally, y: &Tally, by_category: &[Value]) -> Vec<Str
     out
 }
 
+/// A case's excluded time in whole days, rounded to the nearest (half a day up).
+pub fn paused_days(secs: i64) -> i64 {
+    secs.max(0).saturating_add(43_200) / 86_400
+}
+
 /// What one case adds to each figure, in the order of [`FIGURES`]; the mean's place
 /// holds the case's satisfaction score (0 when unrated), summed and divided later.
 pub fn contributions(f: &Facts) -> [i64; FIGURES.len()] {
@@ -273,5 +278,7 @@ pub fn contributions(f: &Facts) -> [i64; FIGURES.len()] {
         i64::from(f.follow_ups_overdue),
         i64::from(f.appointments),
         i64::from(f.extensions),
+        b(f.pauses > 0),
+        paused_days(f.paused_secs),
     ]
 }

@@ -27,7 +27,8 @@ async fn visible(
     let r = sqlx::query(
         "SELECT registration_no, category, channel, tier, jurisdiction_code, matter_code, unit_id,
                 status, registered_at, updated_at, closed_at, archived_at, events, trace_id,
-                leader_title, group_id, overdue, skip_level, excluded_unit_id, escalations
+                leader_title, group_id, overdue, skip_level, excluded_unit_id, escalations,
+                pauses, paused_secs, paused_now
          FROM case_facts WHERE case_id = $1",
     )
     .bind(id)
@@ -97,6 +98,10 @@ async fn case(
         "archived_at": r.get::<Option<DateTime<Utc>>, _>("archived_at"),
         "events": r.get::<i32, _>("events"),
         "escalations": r.get::<i32, _>("escalations"),
+        "pauses": r.get::<i32, _>("pauses"),
+        "paused_secs": r.get::<i64, _>("paused_secs"),
+        "paused_days": crate::domain::report::paused_days(r.get::<i64, _>("paused_secs")),
+        "paused_now": r.get::<bool, _>("paused_now"),
         "trace_id": r.get::<Option<String>, _>("trace_id"),
         "leader_title": r.get::<Option<String>, _>("leader_title"),
         "group_id": r.get::<Option<Uuid>, _>("group_id"),

@@ -39,7 +39,7 @@ pub struct LedgerQuery {
 }
 
 /// The ledger's columns.
-pub const COLUMNS: [&str; 13] = [
+pub const COLUMNS: [&str; 14] = [
     "registration_no",
     "category",
     "channel",
@@ -50,6 +50,7 @@ pub const COLUMNS: [&str; 13] = [
     "accepted_at",
     "replied_at",
     "closed_at",
+    "paused_days",
     "result",
     "satisfaction_score",
     "archived",
@@ -73,7 +74,7 @@ async fn page(c: &Cursor) -> Result<Vec<(DateTime<Utc>, Uuid, Vec<Value>)>, sqlx
     let rows = sqlx::query(
         "SELECT case_id, registration_no, category, channel, unit_id, tier, matter_code,
                 registered_at, accepted_at, replied_at, closed_at,
-                COALESCE(reply_outcome, status) AS result, satisfaction_score,
+                (paused_secs + 43200) / 86400 AS paused_days, COALESCE(reply_outcome, status) AS result, satisfaction_score,
                 archived_at IS NOT NULL AS archived
          FROM case_facts
          WHERE matter_code LIKE $1 || '%' AND closed_at >= $2 AND closed_at < $3
@@ -110,6 +111,7 @@ async fn page(c: &Cursor) -> Result<Vec<(DateTime<Utc>, Uuid, Vec<Value>)>, sqlx
                     t(r, "accepted_at"),
                     t(r, "replied_at"),
                     json!(closed),
+                    json!(r.get::<i64, _>("paused_days")),
                     s(r, "result"),
                     json!(r.get::<Option<i32>, _>("satisfaction_score")),
                     json!(r.get::<bool, _>("archived")),

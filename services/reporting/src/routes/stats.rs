@@ -2,7 +2,9 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::{Datelike, Duration};
-use serde::Deserialize;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use xf_app::Clock;
@@ -94,50 +96,84 @@ pub async fn checked(
     Ok(parsed)
 }
 
+/// The answer of `GET /v1/stats`, serialized straight from the rows (no JSON tree
+/// in between).
+#[derive(Debug, Serialize)]
+pub struct Body {
+    jurisdiction: String,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    period: &'static str,
+    basis: &'static str,
+    filters: Value,
+    group_by: Vec<&'static str>,
+    totals: store::stats::Figures,
+    rows: Vec<store::stats::Row>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    total: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    by_tier: Option<BTreeMap<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    by_status: Option<BTreeMap<String, Value>>,
+}
+
 /// The figures of a checked query, as the API answers them.
-pub async fn answer(pool: &PgPool, user: &xf_auth::Claims, q: &Query) -> Result<Value, Problem> {
+pub async fn body(pool: &PgPool, user: &xf_auth::Claims, q: &Query) -> Result<Body, Problem> {
     let excluded = user.unit.as_deref().filter(|u| !u.is_empty());
     let a = store::stats::run(pool, q, excluded)
         .await
         .map_err(|e| Problem::unavailable(&e))?;
-    let mut v = json!({
-        "jurisdiction": q.jurisdiction,
-        "from": q.from,
-        "to": q.to,
-        "period": q.period.as_str(),
-        "basis": q.basis.as_str(),
-        "filters": {
+    let mut b = Body {
+        jurisdiction: q.jurisdiction.clone(),
+        from: q.from,
+        to: q.to,
+        period: q.period.as_str(),
+        basis: q.basis.as_str(),
+        filters: json!({
             "tier": q.tier, "category": q.category, "channel": q.channel,
             "unit": q.unit, "status": q.status,
-        },
-        "group_by": q.group_by.iter().map(|d| d.as_str()).collect::<Vec<_>>(),
-        "totals": a.totals,
-        "rows": a.rows,
-    });
+        }),
+        group_by: q.group_by.iter().map(|d| d.as_str()).collect(),
+        total: None,
+        by_tier: None,
+        by_status: None,
+        totals: a.totals,
+        rows: a.rows,
+    };
     // Without group-bys, a summary too: received by tier (once per tier visited) and
     // by status now.
     if q.group_by.is_empty() {
-        v["total"] = v["totals"]["received"].clone();
-        for (dim, key) in [(Dim::Tier, "by_tier"), (Dim::Status, "by_status")] {
+        b.total = Some(b.totals.counts[0]);
+        for dim in [Dim::Tier, Dim::Status] {
             let mut g = q.clone();
             g.group_by = vec![dim];
             let rows = store::stats::run(pool, &g, excluded)
                 .await
                 .map_err(|e| Problem::unavailable(&e))?
                 .rows;
-            let m: serde_json::Map<String, Value> = rows
+            let m: BTreeMap<String, Value> = rows
                 .into_iter()
                 .filter_map(|r| {
                     Some((
                         r.get(dim.as_str())?.as_str()?.to_owned(),
-                        r.get("received")?.clone(),
+                        r.get("received")?,
                     ))
                 })
                 .collect();
-            v[key] = Value::Object(m);
+            if dim == Dim::Tier {
+                b.by_tier = Some(m);
+            } else {
+                b.by_status = Some(m);
+            }
         }
     }
-    Ok(v)
+    Ok(b)
+}
+
+/// The same as a JSON value (for the panels that rearrange it).
+pub async fn answer(pool: &PgPool, user: &xf_auth::Claims, q: &Query) -> Result<Value, Problem> {
+    let b = body(pool, user, q).await?;
+    serde_json::to_value(&b).map_err(|e| Problem::internal(&e))
 }
 
 /// Figures by period, tier, place, category, channel, unit and status.
@@ -155,7 +191,7 @@ async fn stats(
     clock: web::Data<Clock>,
 ) -> Result<HttpResponse, Problem> {
     let parsed = checked(&user.0, &q, &pool, &clock).await?;
-    Ok(HttpResponse::Ok().json(answer(&pool, &user.0, &parsed).await?))
+    Ok(HttpResponse::Ok().json(body(&pool, &user.0, &parsed).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

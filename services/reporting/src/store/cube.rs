@@ -1,15 +1,18 @@
 //! The statistics cube: per registration day, township and category, the sums of every
 //! figure, kept in step with `case_facts` by the consumer.
 
+use std::collections::BTreeMap;
+
 use chrono::{Datelike, NaiveDate};
 use sqlx::{PgConnection, PgPool};
 
 use crate::domain::Facts;
+use crate::domain::query::FIGURES;
 use crate::domain::report::contributions;
 
 /// The cube's key of a case: its registration day (Asia/Shanghai), township and
 /// category; none until it is registered.
-pub fn key(f: &Facts) -> Option<(NaiveDate, String, String)> {
+pub fn key(f: &Facts) -> Option<Key> {
     let at = f.registered_at?;
     let code = f.matter_code.as_deref()?;
     let town = if code.len() >= 9 { &code[..9] } else { code };
@@ -20,59 +23,88 @@ pub fn key(f: &Facts) -> Option<(NaiveDate, String, String)> {
     ))
 }
 
-async fn add(
-    tx: &mut PgConnection,
-    k: &(NaiveDate, String, String),
-    v: &[i64],
-) -> Result<(), sqlx::Error> {
-    let v: Vec<i32> = v
-        .iter()
-        .map(|&x| i32::try_from(x).unwrap_or(i32::MAX))
-        .collect();
-    let month = k.0.with_day(1).unwrap_or(k.0);
-    for (table, day) in [("stats_cube", k.0), ("stats_cube_month", month)] {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO {table} AS c (day, township, category, f) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (day, township, category) DO UPDATE SET f = ARRAY(
-                 SELECT a + b FROM unnest(c.f, EXCLUDED.f) WITH ORDINALITY AS t(a, b, i)
-                 ORDER BY i)"
-        )))
-        .bind(day)
-        .bind(&k.1)
-        .bind(&k.2)
-        .bind(&v)
-        .execute(&mut *tx)
-        .await?;
-    }
-    Ok(())
-}
+/// A cube cell's key: registration day (Asia/Shanghai), township, category.
+pub type Key = (NaiveDate, String, String);
 
-/// Moves a case's contribution from what its facts were to what they are.
-pub async fn shift(
-    tx: &mut PgConnection,
-    old: Option<&Facts>,
-    new: &Facts,
-) -> Result<(), sqlx::Error> {
-    let before = old.and_then(|o| Some((key(o)?, contributions(o))));
-    let after = key(new).map(|k| (k, contributions(new)));
-    if before == after {
-        return Ok(());
+/// The changes to the cube of a batch of cases, summed per cell.
+#[derive(Debug, Default)]
+pub struct Deltas(BTreeMap<Key, Vec<i64>>);
+
+impl Deltas {
+    fn add(&mut self, k: Key, v: &[i64], sign: i64) {
+        let cell = self.0.entry(k).or_insert_with(|| vec![0; v.len()]);
+        for (c, x) in cell.iter_mut().zip(v) {
+            *c += sign * x;
+        }
     }
-    match (before, after) {
-        (Some((kb, vb)), Some((ka, va))) if kb == ka => {
-            let d: Vec<i64> = va.iter().zip(vb).map(|(a, b)| a - b).collect();
-            add(tx, &ka, &d).await
+
+    /// Moves a case's contribution from what its facts were to what they are.
+    pub fn shift(&mut self, old: Option<&Facts>, new: &Facts) {
+        let before = old.and_then(|o| Some((key(o)?, contributions(o))));
+        let after = key(new).map(|k| (k, contributions(new)));
+        if before == after {
+            return;
         }
-        (before, after) => {
-            if let Some((k, v)) = before {
-                let neg: Vec<i64> = v.iter().map(|x| -x).collect();
-                add(tx, &k, &neg).await?;
-            }
-            if let Some((k, v)) = after {
-                add(tx, &k, &v).await?;
-            }
-            Ok(())
+        if let Some((k, v)) = before {
+            self.add(k, &v, -1);
         }
+        if let Some((k, v)) = after {
+            self.add(k, &v, 1);
+        }
+    }
+
+    /// The cells that change, in key order (day and month tables).
+    fn cells(&self) -> BTreeMap<(bool, Key), Vec<i64>> {
+        let mut out: BTreeMap<(bool, Key), Vec<i64>> = BTreeMap::new();
+        for (k, v) in self.0.iter().filter(|(_, v)| v.iter().any(|&x| x != 0)) {
+            let month = k.0.with_day(1).unwrap_or(k.0);
+            for key in [
+                (false, k.clone()),
+                (true, (month, k.1.clone(), k.2.clone())),
+            ] {
+                let cell = out.entry(key).or_insert_with(|| vec![0; v.len()]);
+                for (c, x) in cell.iter_mut().zip(v) {
+                    *c += x;
+                }
+            }
+        }
+        out
+    }
+
+    /// Adds the changes to the day and the month cube, one statement each, the cells in
+    /// key order (so concurrent batches lock rows in the same order).
+    pub async fn apply(&self, tx: &mut PgConnection) -> Result<(), sqlx::Error> {
+        let cells = self.cells();
+        for (month, table) in [(false, "stats_cube"), (true, "stats_cube_month")] {
+            let (mut days, mut towns, mut cats, mut flat) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for ((_, (d, t, c)), v) in cells.iter().filter(|((m, _), _)| *m == month) {
+                days.push(*d);
+                towns.push(t.as_str());
+                cats.push(c.as_str());
+                flat.extend(v.iter().map(|&x| i32::try_from(x).unwrap_or(i32::MAX)));
+            }
+            if days.is_empty() {
+                continue;
+            }
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO {table} AS c (day, township, category, f)
+                 SELECT d, t, k, ($4::int4[])[(i::int4 - 1) * {n} + 1 : i::int4 * {n}]
+                 FROM unnest($1::date[], $2::text[], $3::text[]) WITH ORDINALITY AS u(d, t, k, i)
+                 ORDER BY d, t, k
+                 ON CONFLICT (day, township, category) DO UPDATE SET f = ARRAY(
+                     SELECT a + b FROM unnest(c.f, EXCLUDED.f) WITH ORDINALITY AS x(a, b, i)
+                     ORDER BY i)",
+                n = FIGURES.len()
+            )))
+            .bind(&days)
+            .bind(&towns)
+            .bind(&cats)
+            .bind(&flat)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Ok(())
     }
 }
 

@@ -6,6 +6,9 @@ pub mod hotspots;
 pub mod reports;
 pub mod stats;
 
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
 use prost::Message;
 use sqlx::{PgConnection, Row};
 use uuid::Uuid;
@@ -31,43 +34,72 @@ pub fn unit_of(p: &Payload) -> Option<&str> {
     Some(u.as_str()).filter(|u| !u.is_empty())
 }
 
-/// Appends an event to the ledger (its envelope already sanitized). False when the
-/// ledger already holds it.
-pub async fn append(
-    tx: &mut PgConnection,
-    ev: &Event,
-    clean: &Envelope,
-    status: Option<Status>,
-) -> Result<bool, sqlx::Error> {
-    let p = clean.payload.as_ref();
-    let n = sqlx::query(
-        "INSERT INTO ledger (event_id, case_id, occurred_at, event_type, producer, tier,
-             jurisdiction_code, unit_id, status_after, envelope)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-         ON CONFLICT (event_id) DO NOTHING",
-    )
-    .bind(ev.event_id)
-    .bind(ev.case_id)
-    .bind(ev.occurred_at)
-    .bind(ev.type_name())
-    .bind(&clean.producer)
-    .bind(xf_events::tier_name(ev.tier()))
-    .bind(&clean.jurisdiction_code)
-    .bind(p.and_then(unit_of))
-    .bind(status.map(Status::as_str))
-    .bind(clean.encode_to_vec())
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    Ok(n == 1)
+/// One ledger row to append: the event and its sanitized envelope.
+pub struct NewEntry<'a> {
+    pub event: &'a Event,
+    pub clean: Envelope,
+    pub status: Option<Status>,
 }
 
-/// Serializes the folding of one case across consumers.
-pub async fn lock_case(tx: &mut PgConnection, case: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 14))")
-        .bind(case)
-        .execute(&mut *tx)
-        .await?;
+/// Appends events to the ledger in one statement (envelopes already sanitized);
+/// returns the ids of those it did not hold yet.
+pub async fn append_all(
+    tx: &mut PgConnection,
+    rows: &[NewEntry<'_>],
+) -> Result<HashSet<Uuid>, sqlx::Error> {
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.event.event_id).collect();
+    let cases: Vec<Uuid> = rows.iter().map(|r| r.event.case_id).collect();
+    let at: Vec<DateTime<Utc>> = rows.iter().map(|r| r.event.occurred_at).collect();
+    let types: Vec<&str> = rows.iter().map(|r| r.event.type_name()).collect();
+    let producers: Vec<&str> = rows.iter().map(|r| r.clean.producer.as_str()).collect();
+    let tiers: Vec<&str> = rows
+        .iter()
+        .map(|r| xf_events::tier_name(r.event.tier()))
+        .collect();
+    let codes: Vec<&str> = rows
+        .iter()
+        .map(|r| r.clean.jurisdiction_code.as_str())
+        .collect();
+    let units: Vec<Option<&str>> = rows
+        .iter()
+        .map(|r| r.clean.payload.as_ref().and_then(unit_of))
+        .collect();
+    let statuses: Vec<Option<&str>> = rows.iter().map(|r| r.status.map(Status::as_str)).collect();
+    let envelopes: Vec<Vec<u8>> = rows.iter().map(|r| r.clean.encode_to_vec()).collect();
+    let fresh: Vec<Uuid> = sqlx::query_scalar(
+        "INSERT INTO ledger (event_id, case_id, occurred_at, event_type, producer, tier,
+             jurisdiction_code, unit_id, status_after, envelope)
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[],
+             $6::text[], $7::text[], $8::text[], $9::text[], $10::bytea[])
+         ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+    )
+    .bind(&ids)
+    .bind(&cases)
+    .bind(&at)
+    .bind(&types)
+    .bind(&producers)
+    .bind(&tiers)
+    .bind(&codes)
+    .bind(&units)
+    .bind(&statuses)
+    .bind(&envelopes)
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(fresh.into_iter().collect())
+}
+
+/// Serializes the folding of these cases across consumers: one advisory lock per case,
+/// taken in the order of the lock keys, so two batches never wait on each other in a
+/// circle.
+pub async fn lock_cases(tx: &mut PgConnection, cases: &[Uuid]) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(k) FROM (
+             SELECT DISTINCT hashtextextended(c::text, 14) AS k FROM unnest($1::uuid[]) AS c
+             ORDER BY k) AS keys",
+    )
+    .bind(cases)
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 
@@ -82,23 +114,60 @@ pub fn entries(rows: &[sqlx::postgres::PgRow]) -> Vec<Entry> {
         .collect()
 }
 
-/// Every ledger entry of a case.
-pub async fn case_entries(tx: &mut PgConnection, case: Uuid) -> Result<Vec<Entry>, sqlx::Error> {
-    let rows = sqlx::query("SELECT envelope FROM ledger WHERE case_id = $1")
-        .bind(case)
-        .fetch_all(&mut *tx)
-        .await?;
-    Ok(entries(&rows))
+/// Every ledger entry of these cases, by case.
+pub async fn entries_of(
+    tx: &mut PgConnection,
+    cases: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<Entry>>, sqlx::Error> {
+    let rows: Vec<(Uuid, Vec<u8>)> =
+        sqlx::query_as("SELECT case_id, envelope FROM ledger WHERE case_id = ANY($1)")
+            .bind(cases)
+            .fetch_all(&mut *tx)
+            .await?;
+    let mut out: HashMap<Uuid, Vec<Entry>> = HashMap::with_capacity(cases.len());
+    for (case, bytes) in rows {
+        if let Some(e) = xf_events::decode(&bytes).ok().as_ref().and_then(Entry::of) {
+            out.entry(case).or_default().push(e);
+        }
+    }
+    Ok(out)
 }
 
-/// Writes a case's facts, and its path when it changed (replacing what was there).
-pub async fn save(
-    tx: &mut PgConnection,
-    case: Uuid,
-    f: &Facts,
-    path_changed: bool,
-    trace_id: Option<String>,
-) -> Result<(), sqlx::Error> {
+/// A case's new facts to save, with the trace of an event that changed them and
+/// whether its path changed.
+pub struct Saved<'a> {
+    pub case_id: Uuid,
+    pub facts: &'a Facts,
+    pub trace_id: Option<String>,
+    pub path_changed: bool,
+}
+
+/// A Postgres array literal of text values (`{"a","b"}`), for a column of arrays
+/// passed through `unnest`.
+fn text_array(xs: &[String]) -> String {
+    let quoted: Vec<String> = xs
+        .iter()
+        .map(|x| format!("\"{}\"", x.replace('\\', "\\\\").replace('"', "\\\"")))
+        .collect();
+    format!("{{{}}}", quoted.join(","))
+}
+
+fn int_array(xs: &[i32]) -> String {
+    let v: Vec<String> = xs.iter().map(i32::to_string).collect();
+    format!("{{{}}}", v.join(","))
+}
+
+/// Writes cases' facts in one statement, and the paths that changed (replacing what
+/// was there) in two more.
+pub async fn save_all(tx: &mut PgConnection, cases: &[Saved<'_>]) -> Result<(), sqlx::Error> {
+    if cases.is_empty() {
+        return Ok(());
+    }
+    macro_rules! col {
+        ($e:expr) => {
+            cases.iter().map($e).collect::<Vec<_>>()
+        };
+    }
     sqlx::query(
         "INSERT INTO case_facts (case_id, registration_no, category, channel, tier,
              jurisdiction_code, unit_id, status, registered_at, updated_at, events, trace_id,
@@ -108,11 +177,27 @@ pub async fn save(
              acceptance_late, handling_late, breaches, extensions, escalations,
              reviews_asked, reviews_upheld, reviews_reversed, repeat_petition,
              followed_unit_id, satisfaction_score, follow_ups, follow_ups_reached,
-             follow_ups_satisfied, follow_ups_overdue, appointments, leader_ids, signature)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, COALESCE($10, now()), $11, $12, $13, $14,
-             $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30,
-             $31, $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42, $43, $44, $45, $46,
-             $47)
+             follow_ups_satisfied, follow_ups_overdue, appointments, leader_ids, signature,
+             pauses, paused_secs, paused_now)
+         SELECT c1, c2, c3, c4, c5, c6, c7, c8, c9, COALESCE(c10, now()), c11, c12, c13, c14,
+             c15, c16, c17, c18, c19, c20, c21, c22, c23, c24, c25, c26, c27, c28, c29, c30,
+             c31, c32, c33, c34, c35, c36, c37, c38, c39, c40, c41, c42, c43, c44, c45,
+             c46::text[], c47::int4[], c48, c49, c50
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+             $7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::int4[],
+             $12::text[], $13::text[], $14::uuid[], $15::bool[], $16::bool[], $17::text[],
+             $18::text[], $19::text[], $20::bool[], $21::int4[], $22::bool[],
+             $23::timestamptz[], $24::timestamptz[], $25::timestamptz[], $26::bool[],
+             $27::timestamptz[], $28::timestamptz[], $29::text[], $30::bool[], $31::bool[],
+             $32::int4[], $33::int4[], $34::int4[], $35::int4[], $36::int4[], $37::int4[],
+             $38::bool[], $39::text[], $40::int4[], $41::int4[], $42::int4[], $43::int4[],
+             $44::int4[], $45::int4[], $46::text[], $47::text[], $48::int4[], $49::int8[],
+             $50::bool[])
+             AS t(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17,
+                  c18, c19, c20, c21, c22, c23, c24, c25, c26, c27, c28, c29, c30, c31, c32,
+                  c33, c34, c35, c36, c37, c38, c39, c40, c41, c42, c43, c44, c45, c46, c47,
+                  c48, c49, c50)
+         ORDER BY c1
          ON CONFLICT (case_id) DO UPDATE SET
              registration_no = EXCLUDED.registration_no, category = EXCLUDED.category,
              channel = EXCLUDED.channel, tier = EXCLUDED.tier,
@@ -141,76 +226,92 @@ pub async fn save(
              follow_ups_satisfied = EXCLUDED.follow_ups_satisfied,
              follow_ups_overdue = EXCLUDED.follow_ups_overdue,
              appointments = EXCLUDED.appointments, leader_ids = EXCLUDED.leader_ids,
-             signature = EXCLUDED.signature",
+             signature = EXCLUDED.signature, pauses = EXCLUDED.pauses,
+             paused_secs = EXCLUDED.paused_secs, paused_now = EXCLUDED.paused_now",
     )
-    .bind(case)
-    .bind(&f.registration_no)
-    .bind(&f.category)
-    .bind(f.channel)
-    .bind(&f.tier)
-    .bind(&f.jurisdiction_code)
-    .bind(&f.unit_id)
-    .bind(f.status)
-    .bind(f.registered_at)
-    .bind(f.updated_at)
-    .bind(f.events)
-    .bind(trace_id)
-    .bind(&f.leader_title)
-    .bind(f.group_id)
-    .bind(f.overdue)
-    .bind(f.skip_level)
-    .bind(&f.excluded_unit_id)
-    .bind(&f.matter_code)
-    .bind(&f.office_code)
-    .bind(f.collective)
-    .bind(f.headcount)
-    .bind(f.confidential)
-    .bind(f.dispatched_at)
-    .bind(f.accepted_at)
-    .bind(f.not_accepted_at)
-    .bind(f.referred)
-    .bind(f.replied_at)
-    .bind(f.closed_at)
-    .bind(f.reply_outcome)
-    .bind(f.acceptance_late)
-    .bind(f.handling_late)
-    .bind(f.breaches)
-    .bind(f.extensions)
-    .bind(f.escalations)
-    .bind(f.reviews_asked)
-    .bind(f.reviews_upheld)
-    .bind(f.reviews_reversed)
-    .bind(f.repeat_petition)
-    .bind(&f.followed_unit_id)
-    .bind(f.satisfaction_score)
-    .bind(f.follow_ups)
-    .bind(f.follow_ups_reached)
-    .bind(f.follow_ups_satisfied)
-    .bind(f.follow_ups_overdue)
-    .bind(f.appointments)
-    .bind(&f.leader_ids)
-    .bind(&f.signature)
+    .bind(col!(|c| c.case_id))
+    .bind(col!(|c| c.facts.registration_no.as_deref()))
+    .bind(col!(|c| c.facts.category.as_deref()))
+    .bind(col!(|c| c.facts.channel))
+    .bind(col!(|c| c.facts.tier.as_str()))
+    .bind(col!(|c| c.facts.jurisdiction_code.as_str()))
+    .bind(col!(|c| c.facts.unit_id.as_deref()))
+    .bind(col!(|c| c.facts.status))
+    .bind(col!(|c| c.facts.registered_at))
+    .bind(col!(|c| c.facts.updated_at))
+    .bind(col!(|c| c.facts.events))
+    .bind(col!(|c| c.trace_id.as_deref()))
+    .bind(col!(|c| c.facts.leader_title.as_deref()))
+    .bind(col!(|c| c.facts.group_id))
+    .bind(col!(|c| c.facts.overdue))
+    .bind(col!(|c| c.facts.skip_level))
+    .bind(col!(|c| c.facts.excluded_unit_id.as_deref()))
+    .bind(col!(|c| c.facts.matter_code.as_deref()))
+    .bind(col!(|c| c.facts.office_code.as_deref()))
+    .bind(col!(|c| c.facts.collective))
+    .bind(col!(|c| c.facts.headcount))
+    .bind(col!(|c| c.facts.confidential))
+    .bind(col!(|c| c.facts.dispatched_at))
+    .bind(col!(|c| c.facts.accepted_at))
+    .bind(col!(|c| c.facts.not_accepted_at))
+    .bind(col!(|c| c.facts.referred))
+    .bind(col!(|c| c.facts.replied_at))
+    .bind(col!(|c| c.facts.closed_at))
+    .bind(col!(|c| c.facts.reply_outcome))
+    .bind(col!(|c| c.facts.acceptance_late))
+    .bind(col!(|c| c.facts.handling_late))
+    .bind(col!(|c| c.facts.breaches))
+    .bind(col!(|c| c.facts.extensions))
+    .bind(col!(|c| c.facts.escalations))
+    .bind(col!(|c| c.facts.reviews_asked))
+    .bind(col!(|c| c.facts.reviews_upheld))
+    .bind(col!(|c| c.facts.reviews_reversed))
+    .bind(col!(|c| c.facts.repeat_petition))
+    .bind(col!(|c| c.facts.followed_unit_id.as_deref()))
+    .bind(col!(|c| c.facts.satisfaction_score))
+    .bind(col!(|c| c.facts.follow_ups))
+    .bind(col!(|c| c.facts.follow_ups_reached))
+    .bind(col!(|c| c.facts.follow_ups_satisfied))
+    .bind(col!(|c| c.facts.follow_ups_overdue))
+    .bind(col!(|c| c.facts.appointments))
+    .bind(col!(|c| text_array(&c.facts.leader_ids)))
+    .bind(col!(|c| int_array(&c.facts.signature)))
+    .bind(col!(|c| c.facts.pauses))
+    .bind(col!(|c| c.facts.paused_secs))
+    .bind(col!(|c| c.facts.paused_now))
     .execute(&mut *tx)
     .await?;
-    if !path_changed {
+    let moved: Vec<&Saved<'_>> = cases.iter().filter(|c| c.path_changed).collect();
+    if moved.is_empty() {
         return Ok(());
     }
-    sqlx::query("DELETE FROM case_visits WHERE case_id = $1")
-        .bind(case)
+    let ids: Vec<Uuid> = moved.iter().map(|c| c.case_id).collect();
+    sqlx::query("DELETE FROM case_visits WHERE case_id = ANY($1)")
+        .bind(&ids)
         .execute(&mut *tx)
         .await?;
-    let seq: Vec<i32> = (1..=i32::try_from(f.visits.len()).unwrap_or(i32::MAX)).collect();
-    let tiers: Vec<&str> = f.visits.iter().map(|v| v.tier.as_str()).collect();
-    let codes: Vec<&str> = f
-        .visits
-        .iter()
-        .map(|v| v.jurisdiction_code.as_str())
-        .collect();
-    let units: Vec<Option<&str>> = f.visits.iter().map(|v| v.unit_id.as_deref()).collect();
-    let at: Vec<_> = f.visits.iter().map(|v| v.entered_at).collect();
+    let (mut case, mut seq, mut tiers, mut codes, mut units, mut at) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
+    for c in &moved {
+        for (i, v) in c.facts.visits.iter().enumerate() {
+            case.push(c.case_id);
+            seq.push(i32::try_from(i + 1).unwrap_or(i32::MAX));
+            tiers.push(v.tier.as_str());
+            codes.push(v.jurisdiction_code.as_str());
+            units.push(v.unit_id.as_deref());
+            at.push(v.entered_at);
+        }
+    }
     sqlx::query(
         "INSERT INTO case_visits (case_id, seq, tier, jurisdiction_code, unit_id, entered_at)
-         SELECT $1, * FROM unnest($2::int4[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])",
+         SELECT * FROM unnest($1::uuid[], $2::int4[], $3::text[], $4::text[], $5::text[],
+             $6::timestamptz[])",
     )
     .bind(case)
     .bind(seq)
@@ -221,4 +322,19 @@ pub async fn save(
     .execute(&mut *tx)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn array_literals_quote_what_needs_it() {
+        assert_eq!(text_array(&[]), "{}");
+        assert_eq!(
+            text_array(&["a".into(), "b\"c".into(), "d\\e".into(), "f,g".into()]),
+            r#"{"a","b\"c","d\\e","f,g"}"#
+        );
+        assert_eq!(int_array(&[1, -2, 3]), "{1,-2,3}");
+    }
 }

@@ -1,13 +1,15 @@
 //! The statistics query over `case_facts` (and `case_visits` for tiers and units).
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use serde_json::{Map, Value, json};
-use sqlx::{PgPool, Row};
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+use serde_json::{Value, json};
+use sqlx::{PgPool, Row as _};
 
 use crate::domain::query::{Basis, Dim, FIGURES, Period, Query};
 
 /// The SQL of each figure, in the order of [`FIGURES`].
-pub const FIGURE_SQL: [&str; 24] = [
+pub const FIGURE_SQL: [&str; 26] = [
     "count(*)",
     "count(*) FILTER (WHERE f.accepted_at IS NOT NULL)",
     "count(*) FILTER (WHERE f.not_accepted_at IS NOT NULL)",
@@ -32,6 +34,8 @@ pub const FIGURE_SQL: [&str; 24] = [
     "COALESCE(sum(f.follow_ups_overdue), 0)",
     "COALESCE(sum(f.appointments), 0)",
     "COALESCE(sum(f.extensions), 0)",
+    "count(*) FILTER (WHERE f.pauses > 0)",
+    "COALESCE(sum((f.paused_secs + 43200) / 86400), 0)::int8",
 ];
 
 /// The one float figure.
@@ -111,23 +115,126 @@ fn filters(q: &Query, excluded: &Option<String>, visits: bool, units: bool) -> S
     w
 }
 
-fn figures_of(r: &sqlx::postgres::PgRow, offset: usize, out: &mut Map<String, Value>) {
-    for (i, (name, _)) in FIGURES.iter().enumerate() {
-        let v = if i == MEAN {
-            json!(r.get::<Option<f64>, _>(offset + i))
+/// The figures of one group, or of the totals: the counts in the order of
+/// [`FIGURES`] (the mean's place holds the sum of scores where the cube answered, and
+/// is not shown) and the mean satisfaction score.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Figures {
+    pub counts: [i64; FIGURES.len()],
+    pub mean: Option<f64>,
+}
+
+impl Figures {
+    /// A figure by name, as the API shows it.
+    pub fn get(&self, name: &str) -> Option<Value> {
+        let i = FIGURES.iter().position(|(n, _)| *n == name)?;
+        Some(if i == MEAN {
+            json!(self.mean)
         } else {
-            json!(r.get::<i64, _>(offset + i))
-        };
-        out.insert((*name).to_owned(), v);
+            json!(self.counts[i])
+        })
     }
+
+    fn of_facts(r: &sqlx::postgres::PgRow, offset: usize) -> Figures {
+        let mut f = Figures::default();
+        for (i, c) in f.counts.iter_mut().enumerate() {
+            if i == MEAN {
+                f.mean = r.get::<Option<f64>, _>(offset + i);
+            } else {
+                *c = r.get::<i64, _>(offset + i);
+            }
+        }
+        f
+    }
+
+    /// From the cube's sums (the mean's place holds the sum of scores).
+    fn of_sums(r: &sqlx::postgres::PgRow, offset: usize) -> Figures {
+        let mut f = Figures::default();
+        for (i, c) in f.counts.iter_mut().enumerate() {
+            *c = r.get::<Option<i64>, _>(offset + i).unwrap_or(0);
+        }
+        f.mean = mean(f.counts[MEAN], f.counts[RATED]);
+        f
+    }
+
+    fn add(&mut self, o: &Figures) {
+        for (a, b) in self.counts.iter_mut().zip(o.counts) {
+            *a += b;
+        }
+    }
+}
+
+/// Index of the rated cases (the mean's divisor) in [`FIGURES`].
+const RATED: usize = 15;
+
+/// The mean of `n` scores summing to `sum`, rounded half up to two decimals as SQL's
+/// `round(numeric, 2)` does.
+fn mean(sum: i64, n: i64) -> Option<f64> {
+    (n > 0).then(|| ((200 * sum + n) / (2 * n)) as f64 / 100.0)
+}
+
+impl Serialize for Figures {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(FIGURES.len()))?;
+        write_figures(self, &mut m)?;
+        m.end()
+    }
+}
+
+fn write_figures<M: SerializeMap>(f: &Figures, m: &mut M) -> Result<(), M::Error> {
+    for (i, (name, _)) in FIGURES.iter().enumerate() {
+        if i == MEAN {
+            m.serialize_entry(name, &f.mean)?;
+        } else {
+            m.serialize_entry(name, &f.counts[i])?;
+        }
+    }
+    Ok(())
+}
+
+/// One group: the values of its group-bys, in order, and its figures. Serialized as
+/// one flat object `{<group-by>: value, figure: n}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub dims: Vec<(&'static str, Option<String>)>,
+    pub figures: Figures,
+}
+
+impl Row {
+    /// A group-by value or a figure, by name.
+    pub fn get(&self, name: &str) -> Option<Value> {
+        match self.dims.iter().find(|(d, _)| *d == name) {
+            Some((_, v)) => Some(json!(v)),
+            None => self.figures.get(name),
+        }
+    }
+}
+
+impl Serialize for Row {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.dims.len() + FIGURES.len()))?;
+        for (d, v) in &self.dims {
+            m.serialize_entry(d, v)?;
+        }
+        write_figures(&self.figures, &mut m)?;
+        m.end()
+    }
+}
+
+fn dims_of(r: &sqlx::postgres::PgRow, q: &Query) -> Vec<(&'static str, Option<String>)> {
+    q.group_by
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.as_str(), r.get::<Option<String>, _>(i)))
+        .collect()
 }
 
 /// What `GET /v1/stats` answers: the totals over distinct cases and one row per
 /// group (a case counts once per tier and unit it passed through).
 #[derive(Debug, Clone)]
 pub struct Answer {
-    pub totals: Map<String, Value>,
-    pub rows: Vec<Map<String, Value>>,
+    pub totals: Figures,
+    pub rows: Vec<Row>,
 }
 
 /// Runs the query. `excluded` is the unit of the token (its cases as the accused unit
@@ -156,8 +263,7 @@ pub async fn run(
     )
     .fetch_one(pool)
     .await?;
-    let mut totals = Map::new();
-    figures_of(&t, 0, &mut totals);
+    let totals = Figures::of_facts(&t, 0);
     let mut rows = Vec::new();
     if !q.group_by.is_empty() {
         let visits =
@@ -199,12 +305,10 @@ pub async fn run(
         .fetch_all(pool)
         .await?
         {
-            let mut m = Map::new();
-            for (i, d) in q.group_by.iter().enumerate() {
-                m.insert(d.as_str().to_owned(), json!(r.get::<Option<String>, _>(i)));
-            }
-            figures_of(&r, q.group_by.len(), &mut m);
-            rows.push(m);
+            rows.push(Row {
+                dims: dims_of(&r, q),
+                figures: Figures::of_facts(&r, q.group_by.len()),
+            });
         }
     }
     Ok(Answer { totals, rows })
@@ -238,14 +342,9 @@ fn cube_dim(d: Dim, p: Period) -> String {
 }
 
 async fn run_cube(pool: &PgPool, q: &Query) -> Result<Answer, sqlx::Error> {
-    let figures: Vec<String> = (0..FIGURE_SQL.len())
-        .map(|i| {
-            if i == MEAN {
-                "round(sum(c.f[18])::numeric / NULLIF(sum(c.f[16]), 0), 2)::float8".to_owned()
-            } else {
-                format!("COALESCE(sum(c.f[{}]), 0)", i + 1)
-            }
-        })
+    // The raw sums; the mean is worked out from its two sums here.
+    let figures: Vec<String> = (1..=FIGURE_SQL.len())
+        .map(|i| format!("sum(c.f[{i}])::int8"))
         .collect();
     let figures = figures.join(", ");
     let filter = "c.township LIKE $3 || '%' AND c.day >= $1 AND c.day <= $2
@@ -267,34 +366,43 @@ async fn run_cube(pool: &PgPool, q: &Query) -> Result<Answer, sqlx::Error> {
     } else {
         "stats_cube"
     };
-    let t = bind(format!("SELECT {figures} FROM {table} c WHERE {filter}"))
-        .fetch_one(pool)
-        .await?;
-    let mut totals = Map::new();
-    figures_of(&t, 0, &mut totals);
-    let mut rows = Vec::new();
-    if !q.group_by.is_empty() {
-        let cols: Vec<String> = q
-            .group_by
-            .iter()
-            .enumerate()
-            .map(|(i, d)| format!("{} AS d{i}", cube_dim(*d, q.period)))
-            .collect();
-        let groups: Vec<String> = (1..=cols.len()).map(|i| i.to_string()).collect();
-        let sql = format!(
-            "SELECT {}, {figures} FROM {table} c WHERE {filter} GROUP BY {g} ORDER BY {g}",
-            cols.join(", "),
-            g = groups.join(", ")
-        );
-        for r in bind(sql).fetch_all(pool).await? {
-            let mut m = Map::new();
-            for (i, d) in q.group_by.iter().enumerate() {
-                m.insert(d.as_str().to_owned(), json!(r.get::<Option<String>, _>(i)));
-            }
-            figures_of(&r, q.group_by.len(), &mut m);
-            rows.push(m);
-        }
+    if q.group_by.is_empty() {
+        let t = bind(format!("SELECT {figures} FROM {table} c WHERE {filter}"))
+            .fetch_one(pool)
+            .await?;
+        return Ok(Answer {
+            totals: Figures::of_sums(&t, 0),
+            rows: Vec::new(),
+        });
     }
+    let cols: Vec<String> = q
+        .group_by
+        .iter()
+        .enumerate()
+        .map(|(i, d)| format!("{} AS d{i}", cube_dim(*d, q.period)))
+        .collect();
+    let groups: Vec<String> = (1..=cols.len()).map(|i| i.to_string()).collect();
+    let sql = format!(
+        "SELECT {}, {figures} FROM {table} c WHERE {filter} GROUP BY {g} ORDER BY {g}",
+        cols.join(", "),
+        g = groups.join(", ")
+    );
+    // Every cell falls in exactly one group: the totals are the rows' sums.
+    let mut totals = Figures::default();
+    let rows: Vec<Row> = bind(sql)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| {
+            let figures = Figures::of_sums(r, q.group_by.len());
+            totals.add(&figures);
+            Row {
+                dims: dims_of(r, q),
+                figures,
+            }
+        })
+        .collect();
+    totals.mean = mean(totals.counts[MEAN], totals.counts[RATED]);
     Ok(Answer { totals, rows })
 }
 

@@ -216,7 +216,8 @@ struct PauseBody {
 const PAUSERS: [&str; 2] = [roles::SUPERVISOR, roles::ADMIN];
 
 /// Pauses a live clock (a hearing, an appraisal, …): the time until resume is excluded,
-/// up to the policy's maximum. Supervisors over the case only; emits `ClockPaused`.
+/// up to the policy's maximum; a pause not resumed ends by itself after its planned
+/// `days`. Supervisors over the case only; emits `ClockPaused`.
 #[utoipa::path(
     post,
     path = "/v1/cases/{id}/clocks/{stage}/pause",
@@ -269,11 +270,9 @@ async fn pause(
     if b.note.as_ref().is_some_and(|n| n.chars().count() > 500) {
         errs.push(FieldError::new("note", "at most 500 characters"));
     }
-    let max_days = policy::resolve(&mut tx, &c.code, c.started_at, &stage)
+    let max_days = clocks::max_pause_days(&mut tx, &c, &stage)
         .await
-        .map_err(db)?
-        .and_then(|r| r.spec.max_pause_days)
-        .unwrap_or(policy::DEFAULT_MAX_PAUSE_DAYS);
+        .map_err(db)?;
     let left_secs = (max_days * 86_400 - c.paused_secs).max(0);
     match b.days {
         None => errs.push(FieldError::new("days", "how many days the pause is planned for")),
@@ -371,65 +370,21 @@ async fn resume(
     let (id, stage) = path.into_inner();
     let now = clock.now();
     let mut tx = pool.begin().await.map_err(db)?;
-    let mut c = live_for(&mut tx, &user, id, &stage).await?;
-    let Some(paused_at) = c.paused_at.filter(|_| c.state == "paused") else {
+    let c = live_for(&mut tx, &user, id, &stage).await?;
+    if c.paused_at.is_none() || c.state != "paused" {
         return Err(Problem::conflict(format!(
             "the {stage} clock is not paused"
         )));
-    };
-    let max_days = policy::resolve(&mut tx, &c.code, c.started_at, &stage)
-        .await
-        .map_err(db)?
-        .and_then(|r| r.spec.max_pause_days)
-        .unwrap_or(policy::DEFAULT_MAX_PAUSE_DAYS);
-    let left = (max_days * 86_400 - c.paused_secs).max(0);
-    let excluded = (now - paused_at).num_seconds().clamp(0, left);
-    let paused = c.paused_secs + excluded;
-    sqlx::query("UPDATE clocks SET state = 'running', paused_at = NULL WHERE id = $1")
-        .bind(c.id)
-        .execute(&mut *tx)
+    }
+    let max_days = clocks::max_pause_days(&mut tx, &c, &stage)
         .await
         .map_err(db)?;
-    sqlx::query(
-        "UPDATE clock_pauses SET resumed_by = $2, resumed_at = $3, excluded_secs = $4
-         WHERE clock_id = $1 AND resumed_at IS NULL",
-    )
-    .bind(c.id)
-    .bind(&user.0.sub)
-    .bind(now)
-    .bind(excluded)
-    .execute(&mut *tx)
-    .await
-    .map_err(db)?;
-    c.state = "running".into();
-    c.paused_at = None;
-    let due = clocks::recompute(
-        &mut tx,
-        &outbox,
-        id,
-        &stage,
-        &c,
-        c.extended_days,
-        paused,
-        now,
-    )
-    .await
-    .map_err(db)?;
-    let env = xf_events::envelope(
-        id,
-        crate::SERVICE,
-        xf_events::tier_of_code(&c.code),
-        &c.code,
-        now,
-        xf_events::Payload::ClockResumed(xf_events::v1::ClockResumed {
-            stage: policy::stage_code(&stage) as i32,
-            excluded_secs: u64::try_from(excluded).unwrap_or(0),
-            paused_secs_total: u64::try_from(paused).unwrap_or(0),
-            due_at: Some(xf_events::timestamp(due)),
-        }),
-    );
-    outbox.put(&mut tx, &env).await.map_err(db)?;
+    let left = max_days * 86_400 - c.paused_secs;
+    let r = clocks::resume(&mut tx, &outbox, c, &user.0.sub, left, now)
+        .await
+        .map_err(db)?;
     tx.commit().await.map_err(db)?;
+    let (due, paused, excluded) = (r.due_at, r.paused_secs, r.excluded_secs);
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "case_id": id, "stage": stage, "state": "running", "due_at": due, "paused_secs": paused,
         "excluded_secs": excluded,
