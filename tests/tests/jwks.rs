@@ -77,10 +77,11 @@ async fn the_services_accept_the_providers_tokens_by_its_key_set_and_follow_a_ro
         ("auth.issuer", ISSUER),
         ("auth.audience", AUDIENCE),
     ];
+    // Before any service fetched: within ten seconds of this, no service may fetch again.
+    let started = std::time::Instant::now();
     xf_e2e::start_all_with(&mut ctx, &settings)
         .await
         .expect("stack starts");
-    let started = std::time::Instant::now();
     let at_start = fetches.lock().expect("lock").len();
     assert_eq!(
         at_start,

@@ -28,6 +28,22 @@ async fn view_when(public: &str, what: &str, pred: impl Fn(&Value) -> bool) -> V
     panic!("the citizen's view never showed {what}: {last:#}");
 }
 
+/// Routing's view of a case once `pred` holds of it.
+async fn routing_when(
+    ctx: &Ctx,
+    token: &str,
+    id: &str,
+    what: &str,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
+    let url = ctx.svc("routing").url(&format!("/v1/cases/{id}/routing"));
+    eventually(what, WAIT, || async {
+        let (s, v) = call("GET", &url, token, None).await;
+        (s == StatusCode::OK && pred(&v)).then_some(v)
+    })
+    .await
+}
+
 async fn register(ctx: &Ctx, token: &str, body: Value) -> (String, String, String, Value) {
     let (s, b) = call(
         "POST",
@@ -100,15 +116,8 @@ async fn a_case_goes_round_the_whole_loop_and_the_petitioner_sees_each_step() {
     assert_eq!(entry["first_receiver"]["office_code"], COUNTY);
 
     // Dispatch: the handling unit and the acceptance clock.
-    let routed = eventually("dispatched", WAIT, || async {
-        let (s, v) = call(
-            "GET",
-            &ctx.svc("routing").url(&format!("/v1/cases/{id}/routing")),
-            &reader,
-            None,
-        )
-        .await;
-        (s == StatusCode::OK && v["status"] == "dispatched").then_some(v)
+    let routed = routing_when(&ctx, &reader, &id, "dispatched", |v| {
+        v["status"] == "dispatched"
     })
     .await;
     let unit = routed["unit_id"].as_str().expect("unit").to_owned();
@@ -254,15 +263,8 @@ async fn a_case_goes_round_the_whole_loop_and_the_petitioner_sees_each_step() {
     })
     .await;
     assert!(v["reviews"][0]["outcome"].is_null());
-    let up = eventually("the review went a tier up", WAIT, || async {
-        let (s, v) = call(
-            "GET",
-            &ctx.svc("routing").url(&format!("/v1/cases/{id}/routing")),
-            &reader,
-            None,
-        )
-        .await;
-        (s == StatusCode::OK && v["status"] == "dispatched" && v["review_level"] == 1).then_some(v)
+    let up = routing_when(&ctx, &reader, &id, "the review went a tier up", |v| {
+        v["status"] == "dispatched" && v["review_level"] == 1
     })
     .await;
     assert_eq!(up["jurisdiction_code"], "330122002");
@@ -305,17 +307,13 @@ async fn a_case_goes_round_the_whole_loop_and_the_petitioner_sees_each_step() {
     anon["anonymous"] = json!(true);
     anon["petitioners"] = json!([]);
     let (anon_id, _, anon_view, _) = register(&ctx, &registrar, anon).await;
-    let routed = eventually("the anonymous letter dispatched", WAIT, || async {
-        let (s, v) = call(
-            "GET",
-            &ctx.svc("routing")
-                .url(&format!("/v1/cases/{anon_id}/routing")),
-            &reader,
-            None,
-        )
-        .await;
-        (s == StatusCode::OK && v["status"] == "dispatched").then_some(v)
-    })
+    let routed = routing_when(
+        &ctx,
+        &reader,
+        &anon_id,
+        "the anonymous letter dispatched",
+        |v| v["status"] == "dispatched",
+    )
     .await;
     let h = ctx.token(
         &[roles::HANDLER],
@@ -508,15 +506,8 @@ async fn the_three_month_notice_and_every_notice_reach_the_petitioners_phone() {
 
     let mut units = Vec::new();
     for case in [&id, &anon_id] {
-        let routed = eventually("dispatched", WAIT, || async {
-            let (s, v) = call(
-                "GET",
-                &ctx.svc("routing").url(&format!("/v1/cases/{case}/routing")),
-                &reader,
-                None,
-            )
-            .await;
-            (s == StatusCode::OK && v["status"] == "dispatched").then_some(v)
+        let routed = routing_when(&ctx, &reader, case, "dispatched", |v| {
+            v["status"] == "dispatched"
         })
         .await;
         let unit = routed["unit_id"].as_str().expect("unit").to_owned();

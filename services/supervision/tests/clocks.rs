@@ -70,6 +70,22 @@ async fn clocks_of(ctx: &Ctx, case: Uuid, token: &str, n: usize) -> Value {
     .await
 }
 
+/// The payloads of a case's events on the topic, in topic order.
+async fn case_payloads(ctx: &Ctx, case: Uuid) -> Vec<Payload> {
+    read_topic(
+        &ctx.brokers,
+        &ctx.topic,
+        usize::MAX,
+        Duration::from_secs(10),
+    )
+    .await
+    .iter()
+    .filter_map(|r| xf_events::decode(&r.payload).ok())
+    .filter(|e| e.case_id == case)
+    .filter_map(|e| e.payload().cloned())
+    .collect()
+}
+
 fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s)
         .expect("time")
@@ -442,22 +458,12 @@ async fn extensions_and_pauses_move_the_due_moment() {
         "ClockPaused and ClockResumed",
         Duration::from_secs(60),
         || async {
-            let records = read_topic(
-                &ctx.brokers,
-                &ctx.topic,
-                usize::MAX,
-                Duration::from_secs(10),
-            )
-            .await;
             let mut paused = None;
             let mut resumed = None;
-            for e in records
-                .iter()
-                .filter_map(|r| xf_events::decode(&r.payload).ok())
-            {
-                match e.payload() {
-                    Some(Payload::ClockPaused(p)) if e.case_id == case => paused = Some(*p),
-                    Some(Payload::ClockResumed(r)) if e.case_id == case => resumed = Some(*r),
+            for p in case_payloads(&ctx, case).await {
+                match p {
+                    Payload::ClockPaused(p) => paused = Some(p),
+                    Payload::ClockResumed(r) => resumed = Some(r),
                     _ => {}
                 }
             }
@@ -523,19 +529,11 @@ async fn extensions_and_pauses_move_the_due_moment() {
         "3 + 2 days excluded, moved by {moved}"
     );
     let resumed = eventually("its ClockResumed", Duration::from_secs(60), || async {
-        let records = read_topic(
-            &ctx.brokers,
-            &ctx.topic,
-            usize::MAX,
-            Duration::from_secs(10),
-        )
-        .await;
-        let all: Vec<_> = records
-            .iter()
-            .filter_map(|r| xf_events::decode(&r.payload).ok())
-            .filter(|e| e.case_id == case)
-            .filter_map(|e| match e.payload() {
-                Some(Payload::ClockResumed(r)) => Some(*r),
+        let all: Vec<_> = case_payloads(&ctx, case)
+            .await
+            .into_iter()
+            .filter_map(|p| match p {
+                Payload::ClockResumed(r) => Some(r),
                 _ => None,
             })
             .collect();

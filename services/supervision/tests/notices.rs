@@ -35,20 +35,35 @@ async fn receiver() -> (String, Arc<Mutex<Vec<Got>>>) {
     .await
 }
 
-async fn produce(ctx: &Ctx, case: Uuid, p: Payload) {
-    let env = xf_events::envelope(
+async fn start(ctx: &mut Ctx, extra: &[(&str, &str)]) {
+    let s = ctx
+        .settings::<xf_supervision::Ext>(&xf_supervision::binary(), extra)
+        .expect("settings");
+    let app = xf_supervision::build(s).await.expect("builds");
+    ctx.spawn("supervision", app);
+}
+
+fn event(case: Uuid, p: Payload) -> xf_events::Envelope {
+    xf_events::envelope(
         case,
         "routing",
         xf_events::tier_of_code(VILLAGE),
         VILLAGE,
         Utc::now(),
         p,
-    );
+    )
+}
+
+async fn produce(ctx: &Ctx, case: Uuid, p: Payload) {
+    produce_env(ctx, &event(case, p)).await;
+}
+
+async fn produce_env(ctx: &Ctx, env: &xf_events::Envelope) {
     produce_raw(
         &ctx.brokers,
         &ctx.topic,
         &env.case_id,
-        &xf_events::encode(&env),
+        &xf_events::encode(env),
         &[],
     )
     .await;
@@ -73,20 +88,17 @@ async fn notices_reach_the_inboxes_and_the_signed_webhook_retries_then_parks() {
     let secret_file = std::env::temp_dir().join(format!("xinfang-{}-hook.secret", ctx.id));
     std::fs::write(&secret_file, SECRET).expect("secret");
     let secret_path = secret_file.to_string_lossy().into_owned();
-    let s = ctx
-        .settings::<xf_supervision::Ext>(
-            &xf_supervision::binary(),
-            &[
-                ("webhook.url", url.as_str()),
-                ("webhook.secret_file", secret_path.as_str()),
-                ("webhook.max_attempts", "3"),
-                ("webhook.base_backoff_ms", "50"),
-                ("webhook.interval_ms", "50"),
-            ],
-        )
-        .expect("settings");
-    let app = xf_supervision::build(s).await.expect("builds");
-    ctx.spawn("supervision", app);
+    start(
+        &mut ctx,
+        &[
+            ("webhook.url", url.as_str()),
+            ("webhook.secret_file", secret_path.as_str()),
+            ("webhook.max_attempts", "3"),
+            ("webhook.base_backoff_ms", "50"),
+            ("webhook.interval_ms", "50"),
+        ],
+    )
+    .await;
 
     // A collective matter: the unit and the leader are told at once (R5).
     let case = Uuid::now_v7();
@@ -254,11 +266,7 @@ async fn kinds(ctx: &Ctx, token: &str, n: usize) -> Vec<String> {
 #[tokio::test]
 async fn each_event_reaches_the_unit_its_office_the_leader_and_no_one_else() {
     let mut ctx = Ctx::new().await.expect("context");
-    let s = ctx
-        .settings::<xf_supervision::Ext>(&xf_supervision::binary(), &[])
-        .expect("settings");
-    let app = xf_supervision::build(s).await.expect("builds");
-    ctx.spawn("supervision", app);
+    start(&mut ctx, &[]).await;
 
     // A village case handled by the village's unit `v-unit`; its supervising office is
     // the village's letters-and-visits office.
@@ -327,23 +335,12 @@ async fn each_event_reaches_the_unit_its_office_the_leader_and_no_one_else() {
     )
     .await;
     // The rating is delivered twice (at least once on the bus): one notice.
-    let rating = xf_events::envelope(
+    let rating = event(
         case,
-        "intake",
-        xf_events::tier_of_code(VILLAGE),
-        VILLAGE,
-        Utc::now(),
         Payload::SatisfactionRecorded(SatisfactionRecorded { score: 2 }),
     );
     for _ in 0..2 {
-        produce_raw(
-            &ctx.brokers,
-            &ctx.topic,
-            &rating.case_id,
-            &xf_events::encode(&rating),
-            &[],
-        )
-        .await;
+        produce_env(&ctx, &rating).await;
     }
 
     assert_eq!(
