@@ -3,13 +3,15 @@
 //! leader case ownership, the cross-level monitor and accountability.
 
 pub mod clocks;
+pub mod domain;
 /// Deadline arithmetic and the holiday calendar, shared with scheduling.
 pub use xf_calendar as deadline;
-pub mod handler;
+pub mod consumer;
 pub mod notices;
 pub mod oversight;
 pub mod policy;
 pub mod routes;
+pub mod store;
 pub mod sweeper;
 
 use std::sync::Arc;
@@ -56,10 +58,10 @@ impl xf_app::Validate for Ext {
 }
 
 /// Builds the service: migrations applied, port bound, nothing running yet.
-pub async fn build(s: Settings) -> anyhow::Result<Application<handler::Clocks>> {
-    let parts = Application::<handler::Clocks>::parts(&s)?;
+pub async fn build(s: Settings) -> anyhow::Result<Application<consumer::Consumer>> {
+    let parts = Application::<consumer::Consumer>::parts(&s)?;
     let webhook = xf_notify::Worker::new(parts.pool.clone(), parts.clock.clone(), &s.ext.webhook)?;
-    let handler = Arc::new(handler::Clocks {
+    let handler = Arc::new(consumer::Consumer {
         outbox: parts.outbox.clone(),
         clock: parts.clock.clone(),
         outbound: webhook.is_some(),

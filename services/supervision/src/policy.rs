@@ -195,17 +195,7 @@ pub async fn resolve(
     at: DateTime<Utc>,
     stage: &str,
 ) -> Result<Option<Resolved>, sqlx::Error> {
-    let row: Option<(String, i32, serde_json::Value)> = sqlx::query_as(
-        "SELECT id, version, stages -> $3 FROM policies
-         WHERE $1 LIKE jurisdiction_code || '%' AND effective_from <= $2
-           AND (effective_to IS NULL OR effective_to > $2) AND stages ? $3
-         ORDER BY length(jurisdiction_code) DESC, id LIMIT 1",
-    )
-    .bind(code)
-    .bind(at)
-    .bind(stage)
-    .fetch_optional(conn)
-    .await?;
+    let row = crate::store::policies::stage_in_force(conn, code, at, stage).await?;
     Ok(row.and_then(|(policy_id, version, v)| {
         serde_json::from_value(v).ok().map(|spec| Resolved {
             spec,

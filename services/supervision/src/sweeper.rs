@@ -7,15 +7,17 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 use xf_app::Clock;
 use xf_bus::Outbox;
 use xf_events::v1::{CaseEscalated, DeadlineBreached, DeadlineWarning, EscalationReason};
 use xf_events::{Payload, Tier, tier_of_code};
 
+use crate::clocks::{self, Refused};
+use crate::domain::clock::{self as rules, ClockState, Command, Effect, TimerKind};
 use crate::policy;
+use crate::store::clocks as store;
 
 /// Who resumed a pause that reached its planned end (kept as `resumed_by`).
 pub const PLANNED_END: &str = "system:planned-end";
@@ -86,18 +88,23 @@ impl Sweeper {
         let mut n = 0;
         loop {
             let mut tx = self.pool.begin().await?;
-            let ended = crate::clocks::pauses_ended(&mut tx, now, self.batch).await?;
+            let ended = store::pauses_ended(&mut tx, now, self.batch).await?;
             if ended.is_empty() {
                 return Ok(n);
             }
-            for (case_id, stage, planned_secs) in ended {
-                let Some(c) = crate::clocks::live(&mut tx, case_id, &stage).await? else {
+            for p in ended {
+                let Some(c) = clocks::live(&mut tx, p.case_id, &p.stage).await? else {
                     continue;
                 };
-                let max_days = crate::clocks::max_pause_days(&mut tx, &c, &stage).await?;
-                let cap = planned_secs.min(max_days * 86_400 - c.paused_secs);
-                crate::clocks::resume(&mut tx, &self.outbox, c, PLANNED_END, cap, now).await?;
-                n += 1;
+                let max_days = clocks::max_pause_days(&mut tx, &c, &p.stage).await?;
+                let cap = p.planned_secs.min(max_days * 86_400 - c.paused_secs);
+                match clocks::resume(&mut tx, &self.outbox, c, PLANNED_END, cap, now).await {
+                    Ok(_) => n += 1,
+                    Err(Refused::Db(e)) => return Err(e),
+                    Err(Refused::Domain(why)) => {
+                        tracing::warn!(case_id = %p.case_id, stage = %p.stage, %why, "planned end not applied");
+                    }
+                }
             }
             tx.commit().await?;
         }
@@ -106,19 +113,7 @@ impl Sweeper {
     /// One transaction: up to `batch` timers due at `now`; true when it fired any.
     pub async fn batch_at(&self, now: DateTime<Utc>) -> Result<(Fired, bool), sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        let rows = sqlx::query(
-            "SELECT t.id, t.kind, t.days_left, t.fire_at, c.id AS clock_id, c.case_id, c.stage,
-                    c.jurisdiction_code, c.unit_id, c.due_at
-             FROM timers t JOIN clocks c ON c.id = t.clock_id
-             WHERE t.fired_at IS NULL AND NOT t.cancelled AND t.fire_at <= $1
-               AND c.state IN ('running', 'breached')
-             ORDER BY t.fire_at, t.id LIMIT $2
-             FOR UPDATE OF t SKIP LOCKED",
-        )
-        .bind(now)
-        .bind(self.batch)
-        .fetch_all(&mut *tx)
-        .await?;
+        let rows = store::due_timers(&mut tx, now, self.batch).await?;
         // Another sweeper may hold some due timers (skipped): keep going until a batch
         // finds nothing left.
         let full = !rows.is_empty();
@@ -127,20 +122,16 @@ impl Sweeper {
         let mut breached = Vec::new();
         let mut events = Vec::with_capacity(rows.len() * 2);
         for r in &rows {
-            ids.push(r.get::<i64, _>("id"));
-            let case_id: Uuid = r.get("case_id");
-            let stage: String = r.get("stage");
-            let code: String = r.get("jurisdiction_code");
-            let unit: Option<String> = r.get("unit_id");
-            let due_at: DateTime<Utc> = r.get("due_at");
-            let fire_at: DateTime<Utc> = r.get("fire_at");
-            let stage_code = policy::stage_code(&stage) as i32;
-            let tier = tier_of_code(&code);
+            ids.push(r.id);
+            let (case_id, stage, code) = (r.case_id, &r.stage, &r.jurisdiction_code);
+            let (unit, due_at, fire_at) = (&r.unit_id, r.due_at, r.fire_at);
+            let stage_code = policy::stage_code(stage) as i32;
+            let tier = tier_of_code(code);
             let env =
-                |p: Payload| xf_events::envelope(case_id, crate::SERVICE, tier, &code, fire_at, p);
-            match r.get::<&str, _>("kind") {
-                "warning" => {
-                    let days = u32::try_from(r.get::<i32, _>("days_left")).unwrap_or(0);
+                |p: Payload| xf_events::envelope(case_id, crate::SERVICE, tier, code, fire_at, p);
+            match TimerKind::parse(&r.kind) {
+                Some(TimerKind::Warning) => {
+                    let days = u32::try_from(r.days_left).unwrap_or(0);
                     events.push(env(Payload::DeadlineWarning(DeadlineWarning {
                         stage: stage_code,
                         due_at: Some(xf_events::timestamp(due_at)),
@@ -148,17 +139,29 @@ impl Sweeper {
                     })));
                     fired.warnings += 1;
                 }
-                "breach" => {
-                    breached.push(r.get::<i64, _>("clock_id"));
+                Some(TimerKind::Breach) => {
+                    // The query selects only clocks that accept `Breach`; a running one
+                    // turns breached, a breached one stays so.
+                    let state = ClockState::parse(&r.state).unwrap_or(ClockState::Stopped);
+                    let Ok((to, effects)) = rules::apply(state, Command::Breach) else {
+                        fired.other += 1;
+                        continue;
+                    };
+                    if to != state {
+                        breached.push(r.clock_id);
+                    }
+                    if !effects.contains(&Effect::EmitBreached) {
+                        continue;
+                    }
                     events.push(env(Payload::DeadlineBreached(DeadlineBreached {
                         stage: stage_code,
                         due_at: Some(xf_events::timestamp(due_at)),
                         unit_id: unit.clone().unwrap_or_default(),
                     })));
                     fired.breaches += 1;
-                    if policy::escalates(&stage) {
+                    if policy::escalates(stage) {
                         // R19: the tier above takes the case (routing re-dispatches).
-                        let (to_tier, to_code) = up(&code);
+                        let (to_tier, to_code) = up(code);
                         events.push(env(Payload::CaseEscalated(CaseEscalated {
                             reason: EscalationReason::Overdue as i32,
                             from_tier: tier as i32,
@@ -171,25 +174,15 @@ impl Sweeper {
                         fired.escalations += 1;
                     }
                 }
-                _ => fired.other += 1,
+                None => fired.other += 1,
             }
         }
         self.outbox.put_many(&mut tx, &events).await?;
         if !ids.is_empty() {
-            sqlx::query("UPDATE timers SET fired_at = $2 WHERE id = ANY($1)")
-                .bind(&ids)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            store::mark_fired(&mut tx, &ids, now).await?;
         }
         if !breached.is_empty() {
-            sqlx::query(
-                "UPDATE clocks SET state = 'breached', breached_at = COALESCE(breached_at, due_at)
-                 WHERE id = ANY($1) AND state = 'running'",
-            )
-            .bind(&breached)
-            .execute(&mut *tx)
-            .await?;
+            store::mark_breached(&mut tx, &breached).await?;
         }
         fired.other += crate::oversight::sweep(&mut tx, now, &self.outbox).await?;
         tx.commit().await?;
@@ -216,4 +209,64 @@ impl Sweeper {
             }
         }
     }
+}
+
+/// The code and tier one level up from `code` (a county goes to its city).
+fn parent_of(code: &str) -> Option<(Tier, String)> {
+    let c = xf_jurisdiction::Code::parse(code).ok()?;
+    match c.parent() {
+        Some(p) => Some((crate::oversight::tier_of(p.as_str()), p.as_str().to_owned())),
+        None => Some((Tier::City, code.get(..4)?.to_owned())),
+    }
+}
+
+/// Marks cards past their deadline overdue and escalates their cases
+/// (`domain::card::Command::MarkOverdue`): each card once, even with several sweepers
+/// (rows another sweeper holds are skipped, and a row it marked no longer matches).
+/// The caller commits.
+pub async fn cards_overdue(
+    tx: &mut sqlx::PgConnection,
+    now: DateTime<Utc>,
+    outbox: &Outbox,
+) -> Result<u64, sqlx::Error> {
+    use crate::store::cards;
+    let mut fired = 0u64;
+    for r in cards::overdue(tx, now).await? {
+        if !cards::mark_overdue(tx, r.id, now).await? {
+            continue;
+        }
+        let code = r.jurisdiction_code;
+        cards::history(
+            tx,
+            r.id,
+            now,
+            "overdue",
+            "system",
+            serde_json::json!({"due_at": r.due_at, "escalated_from": code}),
+        )
+        .await?;
+        // `MarkOverdue` on an open card (the only states the store selects, checked
+        // by its tests): escalate its case.
+        let from_tier = crate::oversight::tier_of(&code);
+        let (to_tier, to_code) = parent_of(&code).unwrap_or((Tier::Unspecified, String::new()));
+        let env = xf_events::envelope(
+            r.case_id,
+            crate::SERVICE,
+            from_tier,
+            &code,
+            now,
+            Payload::CaseEscalated(CaseEscalated {
+                reason: EscalationReason::CardOverdue as i32,
+                from_tier: from_tier as i32,
+                from_jurisdiction_code: code.clone(),
+                to_tier: to_tier as i32,
+                to_jurisdiction_code: to_code,
+                stage: xf_events::v1::Stage::Card as i32,
+                from_unit_id: r.undertaking_unit_id,
+            }),
+        );
+        outbox.put(tx, &env).await?;
+        fired += 1;
+    }
+    Ok(fired)
 }

@@ -3,13 +3,12 @@
 //!
 //! - [`registry`]: every case supervision has seen, the chain of tiers it was dispatched
 //!   through and the escalation notices; the monitor of cases that moved up a tier.
-//! - [`cards`]: supervision cards with their state machine, progress reports, urges and
-//!   the overdue sweep that escalates a card's case exactly once.
+//! - supervision cards live in `domain::card`, `store::cards`, `routes::cards` and the
+//!   sweeper (the overdue sweep that escalates a card's case exactly once).
 //! - [`ownership`]: one leader owns a hard case until it is settled.
 //! - [`accountability`]: missed deadlines followed by a repeat or skip-level petition.
 
 pub mod accountability;
-pub mod cards;
 pub mod ownership;
 pub mod registry;
 
@@ -47,13 +46,12 @@ pub async fn sweep(
     now: DateTime<Utc>,
     outbox: &Outbox,
 ) -> Result<u64, sqlx::Error> {
-    cards::sweep_overdue(tx, now, outbox).await
+    crate::sweeper::cards_overdue(tx, now, outbox).await
 }
 
 /// The HTTP routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     registry::configure(cfg);
-    cards::configure(cfg);
     ownership::configure(cfg);
     accountability::configure(cfg);
 }
@@ -66,28 +64,27 @@ pub(crate) const OVERSEERS: [&str; 4] = [
     roles::ANALYST,
 ];
 
-/// A database failure as a problem: 503 when it passes with time, else 500.
-pub(crate) fn db(e: sqlx::Error) -> Problem {
-    if xf_store::is_transient(&e) {
-        Problem::unavailable(&e)
-    } else {
-        Problem::internal(&e)
-    }
-}
+pub(crate) use crate::routes::db;
 
 /// The read-model name of an escalation reason (None for unspecified).
 pub(crate) fn reason_name(r: EscalationReason) -> Option<&'static str> {
+    use crate::domain::escalation::MoveReason;
     match r {
         EscalationReason::Unspecified => None,
-        EscalationReason::Overdue => Some("overdue"),
-        EscalationReason::ReviewRequested => Some("review_requested"),
-        EscalationReason::SkipLevel => Some("skip_level"),
-        EscalationReason::CardOverdue => Some("card_overdue"),
+        EscalationReason::Overdue => Some(MoveReason::Overdue.as_str()),
+        EscalationReason::ReviewRequested => Some(MoveReason::ReviewRequested.as_str()),
+        EscalationReason::SkipLevel => Some(MoveReason::SkipLevel.as_str()),
+        EscalationReason::CardOverdue => Some(MoveReason::CardOverdue.as_str()),
     }
 }
 
 /// Every reason a case moves up a tier, in report order.
-pub(crate) const REASONS: [&str; 4] = ["overdue", "review_requested", "skip_level", "card_overdue"];
+pub(crate) const REASONS: [&str; 4] = [
+    crate::domain::escalation::MoveReason::ALL[0].as_str(),
+    crate::domain::escalation::MoveReason::ALL[1].as_str(),
+    crate::domain::escalation::MoveReason::ALL[2].as_str(),
+    crate::domain::escalation::MoveReason::ALL[3].as_str(),
+];
 
 /// Tier of a code: 4 digits is the city level, otherwise by length.
 pub(crate) fn tier_of(code: &str) -> Tier {

@@ -17,6 +17,9 @@ use xf_http::{FieldError, Problem, ValidJson};
 
 use super::registry::current;
 use super::{OVERSEERS, db, ident, scope_filter, tier_of};
+use crate::domain::DomainError;
+use crate::domain::ownership::OwnershipState::{Owned, Unowned};
+use crate::domain::ownership::{self as rules, Command, Effect, EndKind};
 
 /// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
@@ -202,31 +205,29 @@ async fn assign(
         .ok_or_else(|| Problem::not_found("case"))?;
     // By the shared rule: an overseer over the case, never the accused unit (404).
     case.require(u)?;
-    let active: Option<(Uuid, String)> = sqlx::query_as(
-        "SELECT id, leader_id FROM ownerships WHERE case_id = $1 AND ended_at IS NULL FOR UPDATE",
-    )
-    .bind(case_id)
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(db)?;
-    if let Some((id, leader)) = &active {
-        if *leader == b.leader_id {
-            return Err(Problem::conflict(format!(
-                "{leader} already owns this case"
-            )));
+    let active = active_owner(&mut tx, case_id).await.map_err(db)?;
+    let state = if active.is_some() { Owned } else { Unowned };
+    let same_leader = active.as_ref().is_some_and(|(_, l)| *l == b.leader_id);
+    let (_, effects) =
+        rules::apply(state, Command::Assign { same_leader }).map_err(|e| match (&active, e) {
+            (Some((_, leader)), DomainError::IllegalTransition(_)) => Problem::from(
+                DomainError::IllegalTransition(format!("{leader} already owns this case")),
+            ),
+            (_, e) => Problem::from(e),
+        })?;
+    for e in &effects {
+        if let (Effect::End(kind), Some((id, _))) = (e, &active) {
+            end(
+                &mut tx,
+                *id,
+                now,
+                &u.sub,
+                *kind,
+                &format!("replaced by {}", b.leader_id),
+            )
+            .await
+            .map_err(db)?;
         }
-        sqlx::query(
-            "UPDATE ownerships SET ended_at = $2, ended_by = $3, end_kind = 'replaced',
-                 end_reason = $4
-             WHERE id = $1",
-        )
-        .bind(id)
-        .bind(now)
-        .bind(&u.sub)
-        .bind(format!("replaced by {}", b.leader_id))
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
     }
     let title = b.leader_title.trim().to_owned();
     sqlx::query(
@@ -313,21 +314,17 @@ async fn release(
         .ok_or_else(|| Problem::not_found("case"))?;
     // By the shared rule: an overseer over the case, never the accused unit (404).
     case.require(u)?;
-    let leader: Option<String> = sqlx::query_scalar(
-        "UPDATE ownerships SET ended_at = $2, ended_by = $3, end_kind = 'released',
-             end_reason = $4
-         WHERE case_id = $1 AND ended_at IS NULL RETURNING leader_id",
-    )
-    .bind(case_id)
-    .bind(now)
-    .bind(&u.sub)
-    .bind(b.reason.trim())
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(db)?;
-    let ended = u64::from(leader.is_some());
-    if ended == 0 {
-        return Err(Problem::conflict("no leader owns this case"));
+    let active = active_owner(&mut tx, case_id).await.map_err(db)?;
+    let state = if active.is_some() { Owned } else { Unowned };
+    let (_, effects) = rules::apply(state, Command::Release)?;
+    let mut leader = None;
+    for e in &effects {
+        if let (Effect::End(kind), Some((id, l))) = (e, &active) {
+            end(&mut tx, *id, now, &u.sub, *kind, b.reason.trim())
+                .await
+                .map_err(db)?;
+            leader = Some(l.clone());
+        }
     }
     let code = case.jurisdiction_code.as_str();
     let env = xf_events::envelope(
@@ -474,4 +471,40 @@ async fn list(
         })
         .collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({"jurisdiction": scope, "items": items})))
+}
+
+/// The case's active ownership (id, leader), locked.
+async fn active_owner(
+    tx: &mut PgConnection,
+    case_id: Uuid,
+) -> Result<Option<(Uuid, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, leader_id FROM ownerships WHERE case_id = $1 AND ended_at IS NULL FOR UPDATE",
+    )
+    .bind(case_id)
+    .fetch_optional(&mut *tx)
+    .await
+}
+
+/// Ends an ownership `kind` (released or replaced), with who and why.
+async fn end(
+    tx: &mut PgConnection,
+    id: Uuid,
+    at: chrono::DateTime<chrono::Utc>,
+    by: &str,
+    kind: EndKind,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE ownerships SET ended_at = $2, ended_by = $3, end_kind = $4, end_reason = $5
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(at)
+    .bind(by)
+    .bind(kind.as_str())
+    .bind(reason)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }

@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 use xf_app::Clock;
@@ -33,7 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// Where a case is now, as the registry knows it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct Current {
     pub tier: String,
     pub jurisdiction_code: String,
@@ -79,19 +78,12 @@ impl Current {
 pub(crate) const CURRENT_COLUMNS: &str = "tier, jurisdiction_code, unit_id, dispatched,
     moved_at, closed_at, matter_code, excluded_unit_id, confidential, assisting_unit_ids";
 
-fn current_row(r: &PgRow) -> Current {
-    Current {
-        tier: r.get("tier"),
-        jurisdiction_code: r.get("jurisdiction_code"),
-        unit_id: r.get("unit_id"),
-        dispatched: r.get("dispatched"),
-        moved_at: r.get("moved_at"),
-        closed_at: r.get("closed_at"),
-        matter_code: r.get("matter_code"),
-        excluded_unit_id: r.get("excluded_unit_id"),
-        confidential: r.get("confidential"),
-        assisting_unit_ids: r.get("assisting_unit_ids"),
-    }
+/// A row keyed by its case.
+#[derive(sqlx::FromRow)]
+struct Keyed<T> {
+    case_id: Uuid,
+    #[sqlx(flatten)]
+    row: T,
 }
 
 /// Reads a case's registry row (`lock` takes its row lock for the transaction).
@@ -104,11 +96,10 @@ pub async fn current(
         "SELECT {CURRENT_COLUMNS} FROM oversight_cases WHERE case_id = $1{}",
         if lock { " FOR UPDATE" } else { "" }
     );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+    sqlx::query_as::<_, Current>(sqlx::AssertSqlSafe(sql))
         .bind(case_id)
         .fetch_optional(conn)
-        .await?;
-    Ok(row.as_ref().map(current_row))
+        .await
 }
 
 /// A registered case enters the registry where the matter arose (a dispatch moves it).
@@ -167,7 +158,9 @@ pub(super) async fn dispatched(
         _ => tier_of(code),
     };
     let reason = EscalationReason::try_from(d.reason).unwrap_or(EscalationReason::Unspecified);
-    let reason = reason_name(reason).or(d.skip_level.then_some("skip_level"));
+    let reason = reason_name(reason).or(d
+        .skip_level
+        .then_some(crate::domain::escalation::MoveReason::SkipLevel.as_str()));
     let fresh = sqlx::query(
         "INSERT INTO tier_moves (event_id, case_id, at, tier, jurisdiction_code, unit_id,
              unit_name, reason, skip_level, review_level)
@@ -245,7 +238,7 @@ pub(super) async fn escalated(
     .bind(ev.case_id)
     .bind(ev.occurred_at)
     .bind(&ev.envelope.producer)
-    .bind(reason_name(reason).unwrap_or("unspecified"))
+    .bind(reason_name(reason).unwrap_or(crate::domain::escalation::MoveReason::UNSPECIFIED))
     .bind(stage_name(e.stage))
     .bind(tier_label(e.from_tier))
     .bind(&e.from_jurisdiction_code)
@@ -268,7 +261,7 @@ pub(super) async fn closed(tx: &mut PgConnection, ev: &Event) -> Result<(), Hand
 }
 
 /// One link of a case's chain.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct Step {
     pub tier: String,
     pub jurisdiction_code: String,
@@ -278,10 +271,13 @@ pub struct Step {
     pub reason: Option<String>,
     pub skip_level: bool,
     pub review_level: i16,
+    #[sqlx(rename = "at")]
     pub entered_at: DateTime<Utc>,
     /// The next dispatch, or the closing when closed here; None while still here.
+    #[sqlx(default)]
     pub left_at: Option<DateTime<Utc>>,
     /// Time spent at this step: to the next dispatch, the closing, or now.
+    #[sqlx(default)]
     pub seconds: i64,
 }
 
@@ -293,7 +289,7 @@ pub struct TierTime {
     pub seconds: i64,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct Notice {
     pub at: DateTime<Utc>,
     pub producer: String,
@@ -320,46 +316,6 @@ pub struct CaseMoves {
     pub escalations: Vec<Notice>,
 }
 
-struct MoveRow {
-    case_id: Uuid,
-    step: Step,
-}
-
-fn move_row(r: &PgRow) -> MoveRow {
-    MoveRow {
-        case_id: r.get("case_id"),
-        step: Step {
-            tier: r.get("tier"),
-            jurisdiction_code: r.get("jurisdiction_code"),
-            unit_id: r.get("unit_id"),
-            unit_name: r.get("unit_name"),
-            reason: r.get("reason"),
-            skip_level: r.get("skip_level"),
-            review_level: r.get("review_level"),
-            entered_at: r.get("at"),
-            left_at: None,
-            seconds: 0,
-        },
-    }
-}
-
-fn notice_row(r: &PgRow) -> (Uuid, Notice) {
-    (
-        r.get("case_id"),
-        Notice {
-            at: r.get("at"),
-            producer: r.get("producer"),
-            reason: r.get("reason"),
-            stage: r.get("stage"),
-            from_tier: r.get("from_tier"),
-            from_jurisdiction_code: r.get("from_jurisdiction_code"),
-            from_unit_id: r.get("from_unit_id"),
-            to_tier: r.get("to_tier"),
-            to_jurisdiction_code: r.get("to_jurisdiction_code"),
-        },
-    )
-}
-
 /// Builds the chains of `ids` (in that order) with times up to `now`.
 async fn chains(
     conn: &mut PgConnection,
@@ -367,7 +323,7 @@ async fn chains(
     now: DateTime<Utc>,
 ) -> Result<Vec<CaseMoves>, sqlx::Error> {
     let mut steps: HashMap<Uuid, Vec<Step>> = HashMap::new();
-    for r in sqlx::query(
+    for m in sqlx::query_as::<_, Keyed<Step>>(
         "SELECT case_id, at, tier, jurisdiction_code, unit_id, unit_name, reason, skip_level,
                 review_level
          FROM tier_moves WHERE case_id = ANY($1) ORDER BY case_id, at, id",
@@ -376,11 +332,10 @@ async fn chains(
     .fetch_all(&mut *conn)
     .await?
     {
-        let m = move_row(&r);
-        steps.entry(m.case_id).or_default().push(m.step);
+        steps.entry(m.case_id).or_default().push(m.row);
     }
     let mut notices: HashMap<Uuid, Vec<Notice>> = HashMap::new();
-    for r in sqlx::query(
+    for n in sqlx::query_as::<_, Keyed<Notice>>(
         "SELECT case_id, at, producer, reason, stage, from_tier, from_jurisdiction_code,
                 from_unit_id, to_tier, to_jurisdiction_code
          FROM escalation_notices WHERE case_id = ANY($1) ORDER BY case_id, at, id",
@@ -389,18 +344,17 @@ async fn chains(
     .fetch_all(&mut *conn)
     .await?
     {
-        let (id, n) = notice_row(&r);
-        notices.entry(id).or_default().push(n);
+        notices.entry(n.case_id).or_default().push(n.row);
     }
     let mut currents: HashMap<Uuid, Current> = HashMap::new();
-    for r in sqlx::query(sqlx::AssertSqlSafe(format!(
+    for c in sqlx::query_as::<_, Keyed<Current>>(sqlx::AssertSqlSafe(format!(
         "SELECT case_id, {CURRENT_COLUMNS} FROM oversight_cases WHERE case_id = ANY($1)"
     )))
     .bind(ids)
     .fetch_all(&mut *conn)
     .await?
     {
-        currents.insert(r.get("case_id"), current_row(&r));
+        currents.insert(c.case_id, c.row);
     }
     Ok(ids
         .iter()

@@ -1,5 +1,6 @@
-//! Starts, stops and moves clocks as cases move; oversight records (moves, cards,
-//! accountability) see every event too.
+//! The Kafka side: starts, stops and moves clocks as cases move (event → clock
+//! command); oversight records (moves, cards, accountability) and notices see every
+//! event too.
 
 use sqlx::PgConnection;
 use xf_app::Clock;
@@ -8,9 +9,11 @@ use xf_events::v1::{Stage, Tier};
 use xf_events::{Event, Payload};
 
 use crate::clocks::{self, Start};
+use crate::domain::clock as rules;
 use crate::policy;
+use crate::store::clocks as store;
 
-pub struct Clocks {
+pub struct Consumer {
     pub outbox: Outbox,
     pub clock: Clock,
     /// Whether notices are also delivered by the webhook.
@@ -38,7 +41,7 @@ const CLOSING: [&str; 7] = [
     "superior_report",
 ];
 
-impl Handler for Clocks {
+impl Handler for Consumer {
     async fn handle(&self, tx: &mut PgConnection, ev: &Event) -> Result<(), HandleError> {
         crate::oversight::on_event(tx, ev, &self.outbox, self.clock.now()).await?;
         crate::notices::on_event(tx, ev, self.outbound, self.clock.now()).await?;
@@ -47,32 +50,21 @@ impl Handler for Clocks {
         let code = ev.envelope.jurisdiction_code.as_str();
         match ev.payload() {
             Some(Payload::CaseTransferred(t)) => {
-                sqlx::query(
-                    "INSERT INTO transfers (event_id, case_id, at, from_unit, to_unit)
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING",
+                store::insert_transfer(
+                    tx,
+                    ev.event_id,
+                    case_id,
+                    at,
+                    &t.from_unit_id,
+                    &t.to_unit_id,
                 )
-                .bind(ev.event_id)
-                .bind(case_id)
-                .bind(at)
-                .bind(&t.from_unit_id)
-                .bind(&t.to_unit_id)
-                .execute(&mut *tx)
                 .await?;
                 Ok(())
             }
-            Some(Payload::CaseDispatched(d)) if transferred_now(tx, ev).await? => {
-                // A transfer (退单/改派) hands the running clocks to the new unit: the
-                // case keeps its age and its deadlines.
-                sqlx::query(
-                    "UPDATE clocks SET unit_id = $2
-                     WHERE case_id = $1 AND state IN ('running', 'paused', 'breached')
-                       AND stage = ANY($3)",
-                )
-                .bind(case_id)
-                .bind(&d.unit_id)
-                .bind(WORK.map(str::to_owned).to_vec())
-                .execute(&mut *tx)
-                .await?;
+            Some(Payload::CaseDispatched(d)) if store::transferred_at(tx, case_id, at).await? => {
+                // A transfer (退单/改派) hands the live clocks to the new unit
+                // (`Command::Transfer`): the case keeps its age and its deadlines.
+                store::reassign(tx, case_id, &d.unit_id, WORK.map(str::to_owned).to_vec()).await?;
                 Ok(())
             }
             Some(Payload::CaseDispatched(d)) => {
@@ -82,11 +74,7 @@ impl Handler for Clocks {
                     return Ok(());
                 }
                 let level = i16::try_from(d.review_level).unwrap_or(0);
-                let stage = match level {
-                    0 => "acceptance",
-                    1 => "review",
-                    _ => "rereview",
-                };
+                let stage = rules::dispatch_stage(level);
                 let code = if d.jurisdiction_code.is_empty() {
                     code
                 } else {
@@ -105,17 +93,20 @@ impl Handler for Clocks {
                     // 上级交办: the result is due back to the superior body.
                     clocks::start_fixed(tx, &self.outbox, start("superior_report"), due).await?;
                 }
-                if level == 0 && first_dispatch(tx, ev).await? {
+                if level == 0
+                    && store::count_stages(tx, case_id, &["quick_reply", "handling"]).await? == 0
+                {
                     clocks::start(tx, &self.outbox, start("quick_reply")).await?;
                 }
                 Ok(())
             }
             Some(Payload::CaseAccepted(a)) => {
                 clocks::stop(tx, case_id, Some(&["acceptance"]), at).await?;
-                if under_review(tx, ev).await? {
+                if store::any_live(tx, case_id, &["review", "rereview"], None).await? {
+                    // In review or re-review: its acceptance starts no handling.
                     return Ok(());
                 }
-                if handling_runs(tx, ev).await? {
+                if store::any_live(tx, case_id, &["handling"], Some(0)).await? {
                     // Accepted again after a transfer: the handling clock runs on.
                     return Ok(());
                 }
@@ -146,35 +137,25 @@ impl Handler for Clocks {
                     .and_then(|r| r.spec.max_extension_days)
                     .unwrap_or(30);
                 let days = i64::from(e.days);
-                if c.extended_days > 0 || days < 1 || days > max {
+                if let Err(why) = rules::extension(c.extended_days, days, max) {
                     // Routing allows one extension of at most 30 days; refuse anything else.
-                    tracing::warn!(case_id = %case_id, days, max, "extension refused by policy");
+                    tracing::warn!(case_id = %case_id, days, max, %why, "extension refused by policy");
                     return Ok(());
                 }
-                clocks::recompute(
-                    tx,
-                    &self.outbox,
-                    case_id,
-                    "handling",
-                    &c,
-                    days,
-                    c.paused_secs,
-                    at,
-                )
-                .await?;
-                Ok(())
+                match clocks::recompute(tx, &self.outbox, &c, days, c.paused_secs, at).await {
+                    Ok(_) => Ok(()),
+                    Err(clocks::Refused::Db(e)) => Err(e.into()),
+                    Err(clocks::Refused::Domain(why)) => {
+                        tracing::warn!(case_id = %case_id, %why, "extension refused");
+                        Ok(())
+                    }
+                }
             }
             Some(Payload::ReplyIssued(r)) => {
-                let level: Option<i16> =
-                    sqlx::query_scalar("SELECT max(review_level) FROM clocks WHERE case_id = $1")
-                        .bind(case_id)
-                        .fetch_one(&mut *tx)
-                        .await?;
+                let level = store::max_review_level(tx, case_id).await?;
                 clocks::stop(tx, case_id, Some(&WORK), at).await?;
-                let window = match level.unwrap_or(0) {
-                    0 => "review_window",
-                    1 => "rereview_window",
-                    _ => return Ok(()),
+                let Some(window) = rules::reply_window(level.unwrap_or(0)) else {
+                    return Ok(());
                 };
                 clocks::start(
                     tx,
@@ -235,8 +216,8 @@ impl Handler for Clocks {
     }
 }
 
-/// Records a follow-up visit past due as a breached `follow_up` clock (the running one,
-/// where a policy times it, or a new one) and emits `DeadlineBreached` once.
+/// Records a follow-up visit past due as a breached `follow_up` clock (the running or
+/// paused one, `Command::Overdue`, or a new one) and emits `DeadlineBreached` once.
 async fn follow_up_breached(
     tx: &mut PgConnection,
     outbox: &Outbox,
@@ -245,38 +226,12 @@ async fn follow_up_breached(
     office: &str,
 ) -> Result<(), sqlx::Error> {
     let code = ev.envelope.jurisdiction_code.as_str();
-    let running: Option<i64> = sqlx::query_scalar(
-        "UPDATE clocks SET state = 'breached', breached_at = COALESCE(breached_at, $2)
-         WHERE case_id = $1 AND stage = 'follow_up' AND state IN ('running', 'paused') RETURNING id",
-    )
-    .bind(ev.case_id)
-    .bind(due)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let fresh = match running {
+    let fresh = match store::breach_follow_up(tx, ev.case_id, due).await? {
         Some(id) => {
-            sqlx::query("UPDATE timers SET cancelled = TRUE WHERE clock_id = $1 AND fired_at IS NULL")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            store::cancel_timers(tx, id).await?;
             true
         }
-        None => sqlx::query_scalar::<_, i64>(
-            "INSERT INTO clocks (case_id, stage, tier, jurisdiction_code, unit_id, started_at, due_at,
-                 state, period_days, policy, breached_at, trace_id)
-             SELECT $1, 'follow_up', $2, $3, NULLIF($4, ''), $5, $5, 'breached', 0, 'scheduling', $5, $6
-             WHERE NOT EXISTS (SELECT 1 FROM clocks WHERE case_id = $1 AND stage = 'follow_up' AND state = 'breached')
-             ON CONFLICT (case_id, stage, started_at) DO NOTHING RETURNING id",
-        )
-        .bind(ev.case_id)
-        .bind(xf_events::tier_name(xf_events::tier_of_code(code)))
-        .bind(code)
-        .bind(office)
-        .bind(due)
-        .bind(xf_telemetry::current_trace_id())
-        .fetch_optional(&mut *tx)
-        .await?
-        .is_some(),
+        None => store::insert_breached_follow_up(tx, ev.case_id, code, office, due).await?,
     };
     if fresh {
         let env = xf_events::envelope(
@@ -294,48 +249,4 @@ async fn follow_up_breached(
         outbox.put(tx, &env).await?;
     }
     Ok(())
-}
-
-/// True when this dispatch is the second half of a transfer (the `CaseTransferred`
-/// of the same moment came first).
-async fn transferred_now(tx: &mut PgConnection, ev: &Event) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM transfers WHERE case_id = $1 AND at = $2)")
-        .bind(ev.case_id)
-        .bind(ev.occurred_at)
-        .fetch_one(&mut *tx)
-        .await
-}
-
-/// True when the case's handling clock is still live (kept through a transfer).
-async fn handling_runs(tx: &mut PgConnection, ev: &Event) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM clocks WHERE case_id = $1 AND stage = 'handling'
-             AND review_level = 0 AND state IN ('running', 'paused', 'breached'))",
-    )
-    .bind(ev.case_id)
-    .fetch_one(&mut *tx)
-    .await
-}
-
-/// True when no quick-reply clock was ever started for the case.
-async fn first_dispatch(tx: &mut PgConnection, ev: &Event) -> Result<bool, sqlx::Error> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM clocks WHERE case_id = $1 AND stage IN ('quick_reply', 'handling')",
-    )
-    .bind(ev.case_id)
-    .fetch_one(tx)
-    .await?;
-    Ok(n == 0)
-}
-
-/// True when the case is in review or re-review (its acceptance starts no handling).
-async fn under_review(tx: &mut PgConnection, ev: &Event) -> Result<bool, sqlx::Error> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM clocks WHERE case_id = $1 AND stage IN ('review', 'rereview')
-           AND state IN ('running', 'paused', 'breached')",
-    )
-    .bind(ev.case_id)
-    .fetch_one(tx)
-    .await?;
-    Ok(n > 0)
 }

@@ -8,18 +8,20 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row};
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 use xf_app::Clock;
 use xf_auth::{Authenticated, Claims, roles};
 use xf_bus::Outbox;
 use xf_events::Payload;
-use xf_events::v1::{CaseEscalated, EscalationReason, Stage, SupervisionCardIssued};
+use xf_events::v1::SupervisionCardIssued;
 use xf_http::{FieldError, Problem, ValidJson};
 
-use super::registry::current;
-use super::{OVERSEERS, db, ident, scope_filter, tier_of};
+use super::db;
+use crate::domain::card::{self as rules, CardState, Command, Effect};
+use crate::oversight::registry::current;
+use crate::oversight::{OVERSEERS, ident, scope_filter, tier_of};
+use crate::store::cards as store;
 
 /// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
@@ -53,24 +55,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/v1/cards/{id}/transfer", web::post().to(transfer));
 }
 
-const STATES: [&str; 6] = [
-    "draft",
-    "approved",
-    "issued",
-    "acknowledged",
-    "in_progress",
-    "completed",
-];
-
 /// The longest deadline a card may set.
 const MAX_DAYS_AHEAD: i64 = 366;
-
-const CARD_COLUMNS: &str = "id, case_id, jurisdiction_code, instruction, undertaking_unit_id,
-    state, issued_by, issued_at, due_at, acknowledged_at, acknowledged_by, completed_at,
-    completed_by, result, overdue_at, updated_at, approved_by, approved_at, transfers,
-    (SELECT count(*) FROM card_urges u WHERE u.card_id = cards.id) AS urges,
-    (SELECT o.excluded_unit_id FROM oversight_cases o WHERE o.case_id = cards.case_id)
-        AS excluded_unit_id";
 
 /// A card as the API shows it.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -102,48 +88,47 @@ pub struct Card {
     pub excluded_unit_id: Option<String>,
 }
 
-impl Card {
-    fn from_row(r: &PgRow) -> Card {
-        let overdue_at: Option<DateTime<Utc>> = r.get("overdue_at");
+impl From<store::CardRow> for Card {
+    fn from(r: store::CardRow) -> Card {
         Card {
-            id: r.get("id"),
-            case_id: r.get("case_id"),
-            jurisdiction_code: r.get("jurisdiction_code"),
-            instruction: r.get("instruction"),
-            undertaking_unit_id: r.get("undertaking_unit_id"),
-            state: r.get("state"),
-            issued_by: r.get("issued_by"),
-            issued_at: r.get("issued_at"),
-            due_at: r.get("due_at"),
-            acknowledged_at: r.get("acknowledged_at"),
-            acknowledged_by: r.get("acknowledged_by"),
-            completed_at: r.get("completed_at"),
-            completed_by: r.get("completed_by"),
-            result: r.get("result"),
-            overdue: overdue_at.is_some(),
-            overdue_at,
-            urge_count: r.get("urges"),
-            approved_by: r.get("approved_by"),
-            approved_at: r.get("approved_at"),
-            transfers: r.get("transfers"),
-            updated_at: r.get("updated_at"),
-            excluded_unit_id: r.get("excluded_unit_id"),
+            id: r.id,
+            case_id: r.case_id,
+            jurisdiction_code: r.jurisdiction_code,
+            instruction: r.instruction,
+            undertaking_unit_id: r.undertaking_unit_id,
+            state: r.state,
+            issued_by: r.issued_by,
+            issued_at: r.issued_at,
+            due_at: r.due_at,
+            acknowledged_at: r.acknowledged_at,
+            acknowledged_by: r.acknowledged_by,
+            completed_at: r.completed_at,
+            completed_by: r.completed_by,
+            result: r.result,
+            overdue: r.overdue_at.is_some(),
+            overdue_at: r.overdue_at,
+            urge_count: r.urges,
+            approved_by: r.approved_by,
+            approved_at: r.approved_at,
+            transfers: r.transfers,
+            updated_at: r.updated_at,
+            excluded_unit_id: r.excluded_unit_id,
         }
     }
 }
 
+impl Card {
+    /// Its state; the CHECK constraint keeps anything else out of the table.
+    fn state(&self) -> CardState {
+        CardState::parse(&self.state).unwrap_or(CardState::Completed)
+    }
+}
+
 async fn load(conn: &mut PgConnection, id: Uuid, lock: bool) -> Result<Card, Problem> {
-    // The urge count is a subquery: lock the card row itself.
-    let sql = format!(
-        "SELECT {CARD_COLUMNS} FROM cards WHERE id = $1{}",
-        if lock { " FOR UPDATE OF cards" } else { "" }
-    );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(conn)
+    store::get(conn, id, lock)
         .await
         .map_err(db)?
-        .map(|r| Card::from_row(&r))
+        .map(Card::from)
         .ok_or_else(|| Problem::not_found("card"))
 }
 
@@ -170,27 +155,6 @@ fn access(user: &Claims, c: &Card) -> Result<Access, Problem> {
         Ok(_) => Ok(Access::Unit),
         Err(_) => Err(Problem::not_found("card")),
     }
-}
-
-async fn history(
-    conn: &mut PgConnection,
-    card: Uuid,
-    at: DateTime<Utc>,
-    action: &str,
-    by: &str,
-    detail: serde_json::Value,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO card_history (card_id, at, action, by_sub, detail) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(card)
-    .bind(at)
-    .bind(action)
-    .bind(by)
-    .bind(detail)
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -261,24 +225,23 @@ async fn issue(
         )]));
     }
     let id = Uuid::now_v7();
-    sqlx::query(
-        "INSERT INTO cards (id, case_id, jurisdiction_code, instruction, undertaking_unit_id,
-             state, issued_by, issued_at, due_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $9, $6, $7, $8, $7)",
+    store::insert(
+        &mut tx,
+        &store::NewCard {
+            id,
+            case_id: b.case_id,
+            jurisdiction_code: &case.jurisdiction_code,
+            instruction: b.instruction.trim(),
+            undertaking_unit_id: &b.undertaking_unit_id,
+            state: CardState::initial(b.draft),
+            issued_by: &u.sub,
+            at: now,
+            due_at: b.due_at,
+        },
     )
-    .bind(id)
-    .bind(b.case_id)
-    .bind(&case.jurisdiction_code)
-    .bind(b.instruction.trim())
-    .bind(&b.undertaking_unit_id)
-    .bind(&u.sub)
-    .bind(now)
-    .bind(b.due_at)
-    .bind(if b.draft { "draft" } else { "issued" })
-    .execute(&mut *tx)
     .await
     .map_err(db)?;
-    history(
+    store::history(
         &mut tx,
         id,
         now,
@@ -351,12 +314,12 @@ async fn list(
     let u = &user.0;
     let q = q.into_inner();
     let mut errs = Vec::new();
-    if let Some(s) = &q.state
-        && !STATES.contains(&s.as_str())
-    {
+    let state = q.state.as_deref().map(CardState::parse);
+    if let Some(None) = state {
+        let names: Vec<&str> = CardState::ALL.iter().map(|s| s.as_str()).collect();
         errs.push(FieldError::new(
             "state",
-            format!("one of {}", STATES.join(", ")),
+            format!("one of {}", names.join(", ")),
         ));
     }
     let limit = q.limit.unwrap_or(200);
@@ -364,24 +327,21 @@ async fn list(
         errs.push(FieldError::new("limit", "from 1 to 1000"));
     }
     let overseer = u.roles.iter().any(|r| OVERSEERS.contains(&r.as_str()));
-    let mut qb: QueryBuilder<Postgres> =
-        QueryBuilder::new(format!("SELECT {CARD_COLUMNS} FROM cards WHERE TRUE"));
+    let mut f = store::Filter {
+        state: state.flatten(),
+        overdue: q.overdue,
+        case_id: q.case_id,
+        limit: i64::from(limit),
+        ..store::Filter::default()
+    };
     if overseer {
-        let scope = scope_filter(u, q.jurisdiction.as_deref(), &mut errs)?;
-        qb.push(" AND jurisdiction_code LIKE ")
-            .push_bind(format!("{scope}%"));
-        if let Some(unit) = &q.unit_id {
-            qb.push(" AND undertaking_unit_id = ")
-                .push_bind(unit.clone());
-        }
+        f.scope = Some(scope_filter(u, q.jurisdiction.as_deref(), &mut errs)?);
+        f.unit = q.unit_id.clone();
     } else if let Some(unit) = &u.unit {
         u.require_any_role(&[roles::HANDLER])?;
-        qb.push(" AND undertaking_unit_id = ")
-            .push_bind(unit.clone());
+        f.unit = Some(unit.clone());
         if q.jurisdiction.is_some() {
-            let scope = scope_filter(u, q.jurisdiction.as_deref(), &mut errs)?;
-            qb.push(" AND jurisdiction_code LIKE ")
-                .push_bind(format!("{scope}%"));
+            f.scope = Some(scope_filter(u, q.jurisdiction.as_deref(), &mut errs)?);
         }
     } else {
         return Err(Problem::forbidden(
@@ -391,90 +351,22 @@ async fn list(
     if !errs.is_empty() {
         return Err(Problem::validation(errs));
     }
-    if let Some(unit) = u.unit.as_deref().filter(|x| !x.is_empty()) {
-        // The accused unit never sees cards on its case, whatever its role.
-        qb.push(
-            " AND NOT EXISTS (SELECT 1 FROM oversight_cases o
-                WHERE o.case_id = cards.case_id AND o.excluded_unit_id = ",
-        )
-        .push_bind(unit.to_owned())
-        .push(")");
-    }
-    if let Some(s) = &q.state {
-        qb.push(" AND state = ").push_bind(s.clone());
-    }
-    if let Some(o) = q.overdue {
-        qb.push(if o {
-            " AND overdue_at IS NOT NULL"
-        } else {
-            " AND overdue_at IS NULL"
-        });
-    }
-    if let Some(c) = q.case_id {
-        qb.push(" AND case_id = ").push_bind(c);
-    }
-    qb.push(" ORDER BY due_at, id LIMIT ")
-        .push_bind(i64::from(limit));
-    let cards: Vec<Card> = qb
-        .build()
-        .fetch_all(pool.get_ref())
+    // The accused unit never sees cards on its case, whatever its role.
+    f.hidden_from = u.unit.clone().filter(|x| !x.is_empty());
+    let cards: Vec<Card> = store::list(pool.get_ref(), &f)
         .await
         .map_err(db)?
-        .iter()
-        .map(Card::from_row)
+        .into_iter()
+        .map(Card::from)
         .collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "items": cards })))
 }
 
 /// A card with its progress reports, urges and history.
 async fn detail(conn: &mut PgConnection, card: Card) -> Result<serde_json::Value, Problem> {
-    let reports: Vec<serde_json::Value> =
-        sqlx::query("SELECT at, by_sub, text FROM card_reports WHERE card_id = $1 ORDER BY id")
-            .bind(card.id)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db)?
-            .iter()
-            .map(|r| {
-                serde_json::json!({
-                    "at": r.get::<DateTime<Utc>, _>("at"),
-                    "by": r.get::<String, _>("by_sub"),
-                    "text": r.get::<String, _>("text"),
-                })
-            })
-            .collect();
-    let urges: Vec<serde_json::Value> =
-        sqlx::query("SELECT at, by_sub, note FROM card_urges WHERE card_id = $1 ORDER BY id")
-            .bind(card.id)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db)?
-            .iter()
-            .map(|r| {
-                serde_json::json!({
-                    "at": r.get::<DateTime<Utc>, _>("at"),
-                    "by": r.get::<String, _>("by_sub"),
-                    "note": r.get::<String, _>("note"),
-                })
-            })
-            .collect();
-    let history: Vec<serde_json::Value> = sqlx::query(
-        "SELECT at, action, by_sub, detail FROM card_history WHERE card_id = $1 ORDER BY id",
-    )
-    .bind(card.id)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db)?
-    .iter()
-    .map(|r| {
-        serde_json::json!({
-            "at": r.get::<DateTime<Utc>, _>("at"),
-            "action": r.get::<String, _>("action"),
-            "by": r.get::<String, _>("by_sub"),
-            "detail": r.get::<serde_json::Value, _>("detail"),
-        })
-    })
-    .collect();
+    let reports = store::reports(conn, card.id).await.map_err(db)?;
+    let urges = store::urges(conn, card.id).await.map_err(db)?;
+    let history = store::history_of(conn, card.id).await.map_err(db)?;
     let mut v = serde_json::to_value(&card).map_err(|e| Problem::internal(&e))?;
     v["reports"] = serde_json::json!(reports);
     v["urges"] = serde_json::json!(urges);
@@ -527,45 +419,39 @@ fn allowed(user: &Claims, a: Access, who: Who) -> bool {
     }
 }
 
-/// One allowed step of a card.
-#[derive(Default)]
+/// One step of a card: the command for its state machine and what the step records.
 struct Change {
-    state: Option<&'static str>,
+    cmd: Command,
     action: &'static str,
     detail: serde_json::Value,
-    report: Option<String>,
-    urge: Option<String>,
-    result: Option<String>,
-    /// Issue the card (again) to this unit: `SupervisionCardIssued`.
+    /// The progress report, the urge's note or the result.
+    text: Option<String>,
+    /// The unit it is issued to (a transfer); else its own.
     issue_to: Option<String>,
-    approving: bool,
 }
 
-fn illegal(card: &Card, action: &str) -> Problem {
-    Problem::conflict(format!("cannot {action} a card that is {}", card.state))
+impl Change {
+    fn new(cmd: Command, action: &'static str) -> Self {
+        Change {
+            cmd,
+            action,
+            detail: serde_json::json!({}),
+            text: None,
+            issue_to: None,
+        }
+    }
 }
 
-/// Runs an action: locks the card, checks who may act and whether the step is legal,
-/// then writes the card, its history and its reports or urges in one transaction.
+/// Runs an action: locks the card, checks who may act, asks the state machine
+/// (`domain::card::apply`) whether the step is legal and what it does, then writes the
+/// card, its history, its reports or urges and its events in one transaction.
 async fn act(
     user: Claims,
     id: Uuid,
     pool: &PgPool,
     now: DateTime<Utc>,
     who: Who,
-    step: impl FnOnce(&Card) -> Result<Change, Problem>,
-) -> Result<HttpResponse, Problem> {
-    act_with(user, id, pool, now, who, None, step).await
-}
-
-/// [`act`], with an outbox for a step that issues the card.
-async fn act_with(
-    user: Claims,
-    id: Uuid,
-    pool: &PgPool,
-    now: DateTime<Utc>,
-    who: Who,
-    outbox: Option<&Outbox>,
+    outbox: &Outbox,
     step: impl FnOnce(&Card) -> Result<Change, Problem>,
 ) -> Result<HttpResponse, Problem> {
     let mut tx = pool.begin().await.map_err(db)?;
@@ -581,51 +467,33 @@ async fn act_with(
         }));
     }
     let ch = step(&card)?;
-    let state = ch.state.unwrap_or(card.state.as_str());
-    let acknowledging = card.state == "issued" && state == "acknowledged";
-    let completing = state == "completed" && card.state != "completed";
-    sqlx::query(
-        "UPDATE cards SET state = $2, updated_at = $3,
-             acknowledged_at = CASE WHEN $4 THEN $3 ELSE acknowledged_at END,
-             acknowledged_by = CASE WHEN $4 THEN $5 ELSE acknowledged_by END,
-             completed_at = CASE WHEN $6 THEN $3 ELSE completed_at END,
-             completed_by = CASE WHEN $6 THEN $5 ELSE completed_by END,
-             result = COALESCE($7, result)
-         WHERE id = $1",
+    let (state, effects) = rules::apply(card.state(), ch.cmd)?;
+    let completing = effects.contains(&Effect::RecordCompleted);
+    store::step(
+        &mut tx,
+        &store::Step {
+            id: card.id,
+            state,
+            at: now,
+            by: &user.sub,
+            acknowledging: effects.contains(&Effect::RecordAcknowledged),
+            completing,
+            result: ch.text.as_deref().filter(|_| completing),
+        },
     )
-    .bind(card.id)
-    .bind(state)
-    .bind(now)
-    .bind(acknowledging)
-    .bind(&user.sub)
-    .bind(completing)
-    .bind(&ch.result)
-    .execute(&mut *tx)
     .await
     .map_err(db)?;
-    if ch.approving {
-        sqlx::query("UPDATE cards SET approved_by = $2, approved_at = $3 WHERE id = $1")
-            .bind(card.id)
-            .bind(&user.sub)
-            .bind(now)
-            .execute(&mut *tx)
+    if effects.contains(&Effect::RecordApproval) {
+        store::approve(&mut tx, card.id, &user.sub, now)
             .await
             .map_err(db)?;
     }
-    if let (Some(unit), Some(outbox)) = (&ch.issue_to, outbox) {
-        let moved = unit != &card.undertaking_unit_id;
-        sqlx::query(
-            "UPDATE cards SET undertaking_unit_id = $2, issued_at = $3,
-                 transfers = transfers + $4, acknowledged_at = NULL, acknowledged_by = NULL
-             WHERE id = $1",
-        )
-        .bind(card.id)
-        .bind(unit)
-        .bind(now)
-        .bind(i32::from(moved))
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
+    if effects.contains(&Effect::IssueToUnit) {
+        let unit = ch.issue_to.as_deref().unwrap_or(&card.undertaking_unit_id);
+        let moved = unit != card.undertaking_unit_id;
+        store::issue_to(&mut tx, card.id, unit, now, moved)
+            .await
+            .map_err(db)?;
         let code = card.jurisdiction_code.as_str();
         let env = xf_events::envelope(
             card.case_id,
@@ -635,29 +503,19 @@ async fn act_with(
             now,
             Payload::SupervisionCardIssued(SupervisionCardIssued {
                 card_id: card.id.to_string(),
-                unit_id: unit.clone(),
+                unit_id: unit.to_owned(),
                 due_at: Some(xf_events::timestamp(card.due_at)),
             }),
         );
         outbox.put(&mut tx, &env).await.map_err(db)?;
     }
-    if let Some(t) = &ch.report {
-        sqlx::query("INSERT INTO card_reports (card_id, at, by_sub, text) VALUES ($1, $2, $3, $4)")
-            .bind(card.id)
-            .bind(now)
-            .bind(&user.sub)
-            .bind(t)
-            .execute(&mut *tx)
+    if let (true, Some(t)) = (effects.contains(&Effect::KeepReport), &ch.text) {
+        store::add_report(&mut tx, card.id, now, &user.sub, t)
             .await
             .map_err(db)?;
     }
-    if let Some(n) = &ch.urge {
-        sqlx::query("INSERT INTO card_urges (card_id, at, by_sub, note) VALUES ($1, $2, $3, $4)")
-            .bind(card.id)
-            .bind(now)
-            .bind(&user.sub)
-            .bind(n)
-            .execute(&mut *tx)
+    if let (true, Some(n)) = (effects.contains(&Effect::KeepUrge), &ch.text) {
+        store::add_urge(&mut tx, card.id, now, &user.sub, n)
             .await
             .map_err(db)?;
     }
@@ -666,8 +524,8 @@ async fn act_with(
         d = serde_json::json!({});
     }
     d["from_state"] = serde_json::json!(card.state);
-    d["to_state"] = serde_json::json!(state);
-    history(&mut tx, card.id, now, ch.action, &user.sub, d)
+    d["to_state"] = serde_json::json!(state.as_str());
+    store::history(&mut tx, card.id, now, ch.action, &user.sub, d)
         .await
         .map_err(db)?;
     let after = load(&mut tx, card.id, false).await?;
@@ -696,6 +554,7 @@ async fn acknowledge(
     path: web::Path<Uuid>,
     pool: web::Data<PgPool>,
     clock: web::Data<Clock>,
+    outbox: web::Data<Outbox>,
 ) -> Result<HttpResponse, Problem> {
     act(
         user.0,
@@ -703,16 +562,8 @@ async fn acknowledge(
         &pool,
         clock.now(),
         Who::UnitOrSupervisor,
-        |c| {
-            if c.state != "issued" {
-                return Err(illegal(c, "acknowledge"));
-            }
-            Ok(Change {
-                state: Some("acknowledged"),
-                action: "acknowledged",
-                ..Change::default()
-            })
-        },
+        &outbox,
+        |_| Ok(Change::new(Command::Acknowledge, "acknowledged")),
     )
     .await
 }
@@ -747,6 +598,7 @@ async fn progress(
     body: ValidJson<ProgressBody>,
     pool: web::Data<PgPool>,
     clock: web::Data<Clock>,
+    outbox: web::Data<Outbox>,
 ) -> Result<HttpResponse, Problem> {
     let b = body.into_inner();
     let mut errs = Vec::new();
@@ -760,17 +612,13 @@ async fn progress(
         &pool,
         clock.now(),
         Who::Unit,
-        move |c| {
-            if !matches!(c.state.as_str(), "acknowledged" | "in_progress") {
-                return Err(illegal(c, "report progress on"));
-            }
+        &outbox,
+        move |_| {
             let len = b.text.chars().count();
             Ok(Change {
-                state: Some("in_progress"),
-                action: "progress_reported",
                 detail: serde_json::json!({"text_length": len}),
-                report: Some(b.text.trim().to_owned()),
-                ..Change::default()
+                text: Some(b.text.trim().to_owned()),
+                ..Change::new(Command::Progress, "progress_reported")
             })
         },
     )
@@ -807,6 +655,7 @@ async fn complete(
     body: ValidJson<CompleteBody>,
     pool: web::Data<PgPool>,
     clock: web::Data<Clock>,
+    outbox: web::Data<Outbox>,
 ) -> Result<HttpResponse, Problem> {
     let b = body.into_inner();
     let mut errs = Vec::new();
@@ -815,18 +664,21 @@ async fn complete(
         return Err(Problem::validation(errs));
     }
     let now = clock.now();
-    act(user.0, path.into_inner(), &pool, now, Who::Unit, move |c| {
-        if !matches!(c.state.as_str(), "acknowledged" | "in_progress") {
-            return Err(illegal(c, "complete"));
-        }
-        Ok(Change {
-            state: Some("completed"),
-            action: "completed",
-            detail: serde_json::json!({"late": now > c.due_at}),
-            result: Some(b.result.trim().to_owned()),
-            ..Change::default()
-        })
-    })
+    act(
+        user.0,
+        path.into_inner(),
+        &pool,
+        now,
+        Who::Unit,
+        &outbox,
+        move |c| {
+            Ok(Change {
+                detail: serde_json::json!({"late": now > c.due_at}),
+                text: Some(b.result.trim().to_owned()),
+                ..Change::new(Command::Complete, "completed")
+            })
+        },
+    )
     .await
 }
 
@@ -861,6 +713,7 @@ async fn urge(
     body: ValidJson<UrgeBody>,
     pool: web::Data<PgPool>,
     clock: web::Data<Clock>,
+    outbox: web::Data<Outbox>,
 ) -> Result<HttpResponse, Problem> {
     let b = body.into_inner();
     let mut errs = Vec::new();
@@ -874,17 +727,14 @@ async fn urge(
         &pool,
         clock.now(),
         Who::Supervisor,
+        &outbox,
+        // An answered card, or one not yet issued, has nobody to urge (the state
+        // machine refuses).
         move |c| {
-            if matches!(c.state.as_str(), "completed" | "draft" | "approved") {
-                // An answered card, or one not yet issued, has nobody to urge.
-                return Err(illegal(c, "urge"));
-            }
             Ok(Change {
-                state: None,
-                action: "urged",
                 detail: serde_json::json!({"urge_number": c.urge_count + 1}),
-                urge: Some(b.note.trim().to_owned()),
-                ..Change::default()
+                text: Some(b.note.trim().to_owned()),
+                ..Change::new(Command::Urge, "urged")
             })
         },
     )
@@ -910,6 +760,7 @@ async fn approve(
     path: web::Path<Uuid>,
     pool: web::Data<PgPool>,
     clock: web::Data<Clock>,
+    outbox: web::Data<Outbox>,
 ) -> Result<HttpResponse, Problem> {
     let sub = user.0.sub.clone();
     act(
@@ -918,21 +769,10 @@ async fn approve(
         &pool,
         clock.now(),
         Who::Supervisor,
+        &outbox,
         move |c| {
-            if c.state != "draft" {
-                return Err(illegal(c, "approve"));
-            }
-            if c.issued_by == sub {
-                return Err(Problem::forbidden(
-                    "a draft is approved by another supervisor than its drafter",
-                ));
-            }
-            Ok(Change {
-                state: Some("approved"),
-                action: "approved",
-                approving: true,
-                ..Change::default()
-            })
+            let by_drafter = c.issued_by == sub;
+            Ok(Change::new(Command::Approve { by_drafter }, "approved"))
         },
     )
     .await
@@ -959,23 +799,17 @@ async fn issue_draft(
     clock: web::Data<Clock>,
     outbox: web::Data<Outbox>,
 ) -> Result<HttpResponse, Problem> {
-    act_with(
+    act(
         user.0,
         path.into_inner(),
         &pool,
         clock.now(),
         Who::Supervisor,
-        Some(&outbox),
+        &outbox,
         |c| {
-            if c.state != "approved" {
-                return Err(illegal(c, "issue"));
-            }
             Ok(Change {
-                state: Some("issued"),
-                action: "issued",
                 detail: serde_json::json!({"undertaking_unit_id": c.undertaking_unit_id}),
-                issue_to: Some(c.undertaking_unit_id.clone()),
-                ..Change::default()
+                ..Change::new(Command::Issue, "issued")
             })
         },
     )
@@ -1022,121 +856,25 @@ async fn transfer(
         return Err(Problem::validation(errs));
     }
     let to = b.to_unit_id.trim().to_owned();
-    act_with(
+    act(
         user.0,
         path.into_inner(),
         &pool,
         clock.now(),
         Who::Supervisor,
-        Some(&outbox),
+        &outbox,
         move |c| {
-            if !matches!(c.state.as_str(), "issued" | "acknowledged" | "in_progress") {
-                return Err(illegal(c, "transfer"));
-            }
-            if to == c.undertaking_unit_id {
-                return Err(Problem::validation(vec![FieldError::new(
-                    "to_unit_id",
-                    "the card is already with this unit",
-                )]));
-            }
-            if c.excluded_unit_id.as_deref() == Some(to.as_str()) {
-                return Err(Problem::validation(vec![FieldError::new(
-                    "to_unit_id",
-                    "the accused unit may not undertake a card on this case",
-                )]));
-            }
+            let cmd = Command::Transfer {
+                same_unit: to == c.undertaking_unit_id,
+                to_accused: c.excluded_unit_id.as_deref() == Some(to.as_str()),
+            };
             Ok(Change {
-                state: Some("issued"),
-                action: "transferred",
                 detail: serde_json::json!({"from_unit_id": c.undertaking_unit_id,
                     "to_unit_id": to, "reason": b.reason.trim()}),
                 issue_to: Some(to),
-                ..Change::default()
+                ..Change::new(cmd, "transferred")
             })
         },
     )
     .await
-}
-
-/// The code and tier one level up from `code` (a county goes to its city).
-fn parent_of(code: &str) -> Option<(xf_events::Tier, String)> {
-    let c = xf_jurisdiction::Code::parse(code).ok()?;
-    match c.parent() {
-        Some(p) => Some((tier_of(p.as_str()), p.as_str().to_owned())),
-        None => Some((xf_events::Tier::City, code.get(..4)?.to_owned())),
-    }
-}
-
-/// Marks cards past their deadline overdue and escalates their cases: each card once,
-/// even with several sweepers (rows another sweeper holds are skipped, and a row it
-/// marked no longer matches). The caller commits.
-pub async fn sweep_overdue(
-    tx: &mut PgConnection,
-    now: DateTime<Utc>,
-    outbox: &Outbox,
-) -> Result<u64, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT c.id, c.case_id, c.undertaking_unit_id, c.due_at, o.jurisdiction_code
-         FROM cards c JOIN oversight_cases o ON o.case_id = c.case_id
-         WHERE c.state NOT IN ('completed', 'draft', 'approved') AND c.overdue_at IS NULL
-           AND c.due_at <= $1
-         ORDER BY c.due_at, c.id
-         LIMIT 500
-         FOR UPDATE OF c, o SKIP LOCKED",
-    )
-    .bind(now)
-    .fetch_all(&mut *tx)
-    .await?;
-    let mut fired = 0u64;
-    for r in rows {
-        let id: Uuid = r.get("id");
-        let case_id: Uuid = r.get("case_id");
-        let unit: String = r.get("undertaking_unit_id");
-        let due: DateTime<Utc> = r.get("due_at");
-        let code: String = r.get("jurisdiction_code");
-        let marked = sqlx::query(
-            "UPDATE cards SET overdue_at = $2, updated_at = $2
-             WHERE id = $1 AND overdue_at IS NULL
-               AND state NOT IN ('completed', 'draft', 'approved')",
-        )
-        .bind(id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if marked != 1 {
-            continue;
-        }
-        history(
-            tx,
-            id,
-            now,
-            "overdue",
-            "system",
-            serde_json::json!({"due_at": due, "escalated_from": code}),
-        )
-        .await?;
-        let from_tier = tier_of(&code);
-        let (to_tier, to_code) =
-            parent_of(&code).unwrap_or((xf_events::Tier::Unspecified, String::new()));
-        let env = xf_events::envelope(
-            case_id,
-            crate::SERVICE,
-            from_tier,
-            &code,
-            now,
-            Payload::CaseEscalated(CaseEscalated {
-                reason: EscalationReason::CardOverdue as i32,
-                from_tier: from_tier as i32,
-                from_jurisdiction_code: code.clone(),
-                to_tier: to_tier as i32,
-                to_jurisdiction_code: to_code,
-                stage: Stage::Card as i32,
-                from_unit_id: unit,
-            }),
-        );
-        outbox.put(tx, &env).await?;
-        fired += 1;
-    }
-    Ok(fired)
 }
