@@ -2,6 +2,7 @@
 //! - [`clocks`]: a case's clocks, pausing and resuming them, the sweeper.
 //! - [`policies`]: deadline policies, presets and the due-date preview.
 //! - [`cards`]: supervision cards (督办卡).
+//!
 //! The oversight registry, ownership and accountability routes and the notices are
 //! configured by their modules.
 
