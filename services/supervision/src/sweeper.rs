@@ -55,15 +55,6 @@ impl Fired {
     }
 }
 
-/// The tier and code one above `code` (the city level above a county).
-fn up(code: &str) -> (Tier, String) {
-    match code.len() {
-        12 => (Tier::Township, code[..9].to_owned()),
-        9 => (Tier::County, code[..6].to_owned()),
-        _ => (Tier::City, code.get(..4).unwrap_or(code).to_owned()),
-    }
-}
-
 impl Sweeper {
     /// Fires what is due now, batch after batch, until nothing is left.
     pub async fn sweep(&self) -> Result<Fired, sqlx::Error> {
@@ -161,7 +152,7 @@ impl Sweeper {
                     fired.breaches += 1;
                     if policy::escalates(stage) {
                         // R19: the tier above takes the case (routing re-dispatches).
-                        let (to_tier, to_code) = up(code);
+                        let (to_tier, to_code) = xf_events::above(code);
                         events.push(env(Payload::CaseEscalated(CaseEscalated {
                             reason: EscalationReason::Overdue as i32,
                             from_tier: tier as i32,

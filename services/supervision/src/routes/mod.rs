@@ -58,19 +58,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     crate::notices::configure(cfg);
 }
 
-/// A database failure as a problem: 503 when it passes with time, else 500.
+/// A database failure as a problem, by the shared rule (`xf_store::problem`: 503 when
+/// it passes with time, 409 on a unique violation, 422 when a stored rule refuses a
+/// value, else 500); for `map_err`.
 pub(crate) fn db(e: sqlx::Error) -> Problem {
-    if xf_store::is_transient(&e) {
-        Problem::unavailable(&e)
-    } else {
-        Problem::internal(&e)
-    }
+    xf_store::problem(&e)
 }
 
 /// The one mapping of the domain's refusals to problem+json.
 pub(crate) fn problem(e: DomainError) -> Problem {
     match e {
-        DomainError::IllegalTransition(why) | DomainError::NotLive(why) => Problem::conflict(why),
+        DomainError::IllegalTransition(why) => Problem::illegal_transition(why),
+        DomainError::NotLive(why) => Problem::conflict(why),
         DomainError::Forbidden(why) => Problem::forbidden(why),
         DomainError::Invalid { field, message } => {
             Problem::validation(vec![FieldError::new(field, message)])
