@@ -403,7 +403,7 @@ async fn extensions_and_pauses_move_the_due_moment() {
     .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["max_pause_days"], 30);
-    let (s, _) = call(
+    let (s, v) = call(
         &ctx,
         "POST",
         &format!("{path}/pause"),
@@ -412,6 +412,7 @@ async fn extensions_and_pauses_move_the_due_moment() {
     )
     .await;
     assert_eq!(s, StatusCode::CONFLICT, "already paused");
+    assert_eq!(v["code"], "illegal_transition", "{v}");
     ctx.svc("supervision")
         .clock
         .advance(chrono::Duration::days(3));

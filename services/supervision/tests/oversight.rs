@@ -1709,10 +1709,12 @@ async fn cards_are_drafted_approved_issued_transferred_urged_and_answered() {
     let id = v["id"].as_str().expect("id").to_owned();
     let path = |a: &str| format!("/v1/cards/{id}/{a}");
     let urge = json!({"note": "请抓紧办理"});
-    let (s, _) = w
+    let (s, v) = w
         .call("POST", &path("urge"), &w.supervisor, Some(urge.clone()))
         .await;
     assert_eq!(s, StatusCode::CONFLICT, "a draft is not urged");
+    assert_eq!(v["code"], "illegal_transition", "{v}");
+    assert_eq!(v["detail"], "cannot urge a card that is draft", "{v}");
     let (s, _) = w.call("POST", &path("issue"), &w.supervisor, None).await;
     assert_eq!(s, StatusCode::CONFLICT, "not approved yet");
     let (s, _) = w.call("POST", &path("approve"), &w.supervisor, None).await;
