@@ -13,12 +13,16 @@ export XINFANG_TEST_BROKERS ?= 127.0.0.1:19092
 TEST_BROKER_PORT := $(lastword $(subst :, ,$(XINFANG_TEST_BROKERS)))
 TEST_BROKER := XINFANG_RUN=$(XINFANG_RUN)/test-broker bash scripts/stack/broker.sh
 
+# The deployables, from the one list every script reads.
+SERVICES := $(shell awk '!/^\#/ && NF {print $$1}' scripts/services.list)
+SCHEMA_SERVICES := $(shell awk '!/^\#/ && $$3 == "schema" {print $$1}' scripts/services.list)
+
 CARGO ?= cargo
 XF_BIN_DIR ?= target/debug
 
 include mk/charts.mk
 
-.PHONY: help demo test chaos browser test-broker open311-client fuzz-tool down reset stack deps build lint fmt bench status logs clean-test-schemas
+.PHONY: help check demo test chaos browser test-broker open311-client fuzz-tool down reset stack deps build lint fmt bench status logs clean-test-schemas
 
 help:
 	@echo "make demo   — start Postgres, the broker, the five services and the console; register cases in a real county; show the flow"
@@ -28,6 +32,7 @@ help:
 	@echo "make bench  — benchmarks (tables)"
 	@echo "make chaos  — 10,000 cases through the five services while each is killed, the broker and Postgres restarted; checks every schema (CHAOS_CASES=N)"
 	@echo "make lint   — cargo fmt --check and clippy -D warnings;  make fmt — format the code"
+	@echo "make check  — the fast loop: fmt, clippy and the unit tests (no database, no broker)"
 	@echo "make charts-check — the Helm chart checks (offline)"
 
 deps:
@@ -57,7 +62,7 @@ status:
 	@bash scripts/stack/broker.sh status || true
 
 logs:
-	@tail -n 20 $(XINFANG_RUN)/logs/{intake,routing,supervision,scheduling,reporting,console}.log
+	@tail -n 20 $(foreach s,$(SERVICES),$(XINFANG_RUN)/logs/$(s).log)
 
 down:
 	@bash scripts/services.sh stop
@@ -68,7 +73,7 @@ down:
 reset: down
 	@echo "==> deleting broker data ($(XINFANG_RUN)/broker) and the service schemas in database xinfang"
 	@rm -rf $(XINFANG_RUN)/broker
-	@for s in intake routing supervision scheduling reporting; do \
+	@for s in $(SCHEMA_SERVICES); do \
 	  psql "$$(bash scripts/stack/postgres.sh url admin)" -qc "DROP SCHEMA IF EXISTS $$s CASCADE" || exit 1; \
 	done
 	@bash scripts/stack/postgres.sh ensure >/dev/null
@@ -84,6 +89,13 @@ lint: deps
 	$(CARGO) fmt --all -- --check
 	@echo "==> cargo clippy -D warnings"
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# The fast loop while editing: formatting, lints and every crate's unit tests (the
+# integration suites, which need Postgres and the broker, are `make test`).
+check:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) test --workspace --lib --bins
 
 test-broker: stack
 	@$(TEST_BROKER) stop

@@ -10,7 +10,7 @@ XF_BIN_DIR ?= target/debug
 XINFANG_CACHE ?= $(HOME)/.cache/xinfang
 export XINFANG_CACHE
 
-CHARTS_SERVICES := intake routing supervision scheduling reporting console
+CHARTS_SERVICES := $(shell awk '!/^\#/ && NF {print $$1}' scripts/services.list)
 CHARTS_BINARIES := $(addprefix $(XF_BIN_DIR)/xf-,$(CHARTS_SERVICES))
 
 .PHONY: charts-tools charts-check

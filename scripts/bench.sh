@@ -137,8 +137,8 @@ if [ -n "${XINFANG_BENCH_ONLY:-}" ]; then SECTIONS=("section_${XINFANG_BENCH_ONL
 
 if [ "${XINFANG_BENCH_SKIP_BUILD:-0}" != 1 ]; then
     say "cargo build --release (services, xf-load)"
-    "$CARGO" build --release --bins \
-        -p xf-intake -p xf-routing -p xf-supervision -p xf-scheduling -p xf-reporting -p xf-e2e
+    mapfile -t PKGS < <(awk '!/^#/ && $3 == "schema" {print "-p"; print "xf-" $1}' "$ROOT/scripts/services.list")
+    "$CARGO" build --release --bins "${PKGS[@]}" -p xf-e2e
 fi
 [ -x "$LOAD" ] || { say "missing $LOAD"; exit 1; }
 

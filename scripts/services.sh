@@ -6,7 +6,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 RUN="${XINFANG_RUN:-$ROOT/.run}"
 BIN_DIR="${XF_BIN_DIR:-$ROOT/target/debug}"
-SERVICES=(intake:8081 routing:8082 supervision:8083 scheduling:8084 reporting:8085 console:8080)
+mapfile -t SERVICES < <(awk '!/^#/ && NF {print $1 ":" $2}' "$ROOT/scripts/services.list")
+port_of() { awk -v n="$1" '!/^#/ && $1 == n {print $2}' "$ROOT/scripts/services.list"; }
 mkdir -p "$RUN/logs"
 
 say() { echo "==> $*" >&2; }
@@ -31,7 +32,7 @@ start_one() {
     # due dates from supervision's public deadline preview.
     "$BIN_DIR/xinfang-token" --sub intake-peer --roles supervisor --jurisdiction "${XF_DEMO_COUNTY:-330122}" \
       --ttl $((30 * 24 * 3600)) --key "$ROOT/dev/keys/dev-ed25519-private.pem" > "$RUN/intake-peer.token"
-    peers="XF_PEERS__ROUTING_URL=http://127.0.0.1:8082 XF_PEERS__SUPERVISION_URL=http://127.0.0.1:8083 XF_PEERS__TOKEN_FILE=$RUN/intake-peer.token"
+    peers="XF_PEERS__ROUTING_URL=http://127.0.0.1:$(port_of routing) XF_PEERS__SUPERVISION_URL=http://127.0.0.1:$(port_of supervision) XF_PEERS__TOKEN_FILE=$RUN/intake-peer.token"
   fi
   # Unset any XF_ variables of the caller so only the ones below apply.
   env $(env | grep -o '^XF_[A-Z0-9_]*' | sed 's/^/-u /') \

@@ -31,7 +31,7 @@ PG_LOG="$XF_LOGS/postgres.log"
 PG_APT_LOG="$XF_LOGS/postgres-apt.log"
 WANT_MAX_CONNECTIONS=200
 
-SERVICES=(intake routing supervision scheduling reporting)
+mapfile -t SERVICES < <(awk '!/^#/ && $3 == "schema" {print $1}' "$(dirname "${BASH_SOURCE[0]}")/../services.list")
 ADMIN_ROLE=xinfang
 ADMIN_PASSWORD=xinfang
 DB_MAIN=xinfang

@@ -102,17 +102,29 @@ fn category_of(i: usize) -> (&'static str, &'static str) {
     (CATEGORIES[0].0, CATEGORIES[0].1)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn register(
-    http: &reqwest::Client,
-    u: &Urls,
-    registrar: &str,
-    village: &str,
+/// One case to register: where, what, by whom (the person's index) and when.
+struct Job {
+    village: String,
     category: &'static str,
     summary: String,
     person: usize,
     at: DateTime<Utc>,
+}
+
+async fn register(
+    http: &reqwest::Client,
+    u: &Urls,
+    registrar: &str,
+    job: Job,
 ) -> anyhow::Result<Registered> {
+    let Job {
+        village,
+        category,
+        summary,
+        person,
+        at,
+    } = job;
+    let village = village.as_str();
     let channel = ["letter", "visit", "phone", "online"][person % 4];
     let mut body = crate::sample_case(channel, village, category, &summary, person);
     body["received_at"] = json!(at.to_rfc3339());
@@ -222,7 +234,14 @@ pub async fn run(
     let results: Vec<anyhow::Result<Registered>> =
         futures::stream::iter(jobs.into_iter().map(|(village, cat, summary, person, at)| {
             let registrar = registrar.clone();
-            async move { register(http, u, &registrar, &village, cat, summary, person, at).await }
+            let job = Job {
+                village,
+                category: cat,
+                summary,
+                person,
+                at,
+            };
+            async move { register(http, u, &registrar, job).await }
         }))
         .buffer_unordered(8)
         .collect()
@@ -332,17 +351,14 @@ pub async fn run(
         if bad && handled == 0 {
             // The same petitioner back with the same matter: a repeat petition that
             // counts against the unit that handled it.
-            register(
-                http,
-                u,
-                &registrar,
-                &c.village,
-                c.category,
-                c.summary.clone(),
-                c.person,
-                Utc::now(),
-            )
-            .await?;
+            let again = Job {
+                village: c.village.clone(),
+                category: c.category,
+                summary: c.summary.clone(),
+                person: c.person,
+                at: Utc::now(),
+            };
+            register(http, u, &registrar, again).await?;
         }
         handled += 1;
     }

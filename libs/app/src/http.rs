@@ -1,6 +1,7 @@
 //! Routes and middleware every service has: health, metrics, request metrics, and
 //! problem+json for extractor errors and unknown routes.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
@@ -9,6 +10,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
 use rdkafka::producer::FutureProducer;
 use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
 use xf_http::{Code, Problem};
 
 #[derive(Clone)]
@@ -16,6 +18,49 @@ pub(crate) struct Readiness {
     pub pool: PgPool,
     pub producer: FutureProducer,
     pub topic: String,
+    pub tasks: Tasks,
+}
+
+/// The long-running tasks of a service (consumer, relay, background jobs) that ended
+/// before shutdown — returned early or panicked. Any of them makes the service unready:
+/// a pod whose consumer died must leave the load balancer and be looked at.
+#[derive(Clone, Default)]
+pub(crate) struct Tasks(Arc<Mutex<Vec<&'static str>>>);
+
+impl Tasks {
+    /// A guard to hold inside the task: dropped while `cancel` has not fired (the task
+    /// returned or unwound on its own), it records the task as stopped.
+    pub fn watch(&self, name: &'static str, cancel: CancellationToken) -> TaskGuard {
+        TaskGuard {
+            name,
+            cancel,
+            tasks: self.clone(),
+        }
+    }
+    pub fn stopped(&self) -> Vec<&'static str> {
+        self.0.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+}
+
+pub(crate) struct TaskGuard {
+    name: &'static str,
+    cancel: CancellationToken,
+    tasks: Tasks,
+}
+
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        if self.cancel.is_cancelled() {
+            return;
+        }
+        tracing::error!(
+            task = self.name,
+            "a task of the service stopped; the service is not ready"
+        );
+        if let Ok(mut v) = self.tasks.0.lock() {
+            v.push(self.name);
+        }
+    }
 }
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
@@ -53,20 +98,30 @@ async fn readyz(r: web::Data<Readiness>) -> HttpResponse {
     .map(|x| x.is_ok())
     .unwrap_or(false);
     let broker = xf_bus::broker_reachable(&r.producer, &r.topic, Duration::from_secs(2)).await;
+    let stopped = r.tasks.stopped();
     let body = serde_json::json!({
         "database": if db { "ok" } else { "unreachable" },
         "broker": if broker { "ok" } else { "unreachable" },
     });
-    // Ready while the database answers: with the broker away, writes wait in the
-    // outbox and are published when it returns, so the service keeps serving.
-    if db {
+    // Ready while the database answers and every task runs: with the broker away,
+    // writes wait in the outbox and are published when it returns, so the service
+    // keeps serving; a consumer or relay that stopped would leave work undone.
+    if db && stopped.is_empty() {
         HttpResponse::Ok().json(body)
     } else {
-        let mut p = Problem::new(Code::Unavailable)
-            .detail("the database is unreachable")
-            .field("database", "unreachable");
+        let mut p = Problem::new(Code::Unavailable).detail(if db {
+            "a task of the service stopped"
+        } else {
+            "the database is unreachable"
+        });
+        if !db {
+            p = p.field("database", "unreachable");
+        }
         if !broker {
             p = p.field("broker", "unreachable");
+        }
+        for t in stopped {
+            p = p.field(t, "stopped");
         }
         HttpResponse::ServiceUnavailable()
             .content_type("application/problem+json")
@@ -166,4 +221,88 @@ pub(crate) fn extractor_errors(cfg: &mut web::ServiceConfig) {
         web::JsonConfig::default()
             .error_handler(|e, _| Problem::new(Code::InvalidJson).detail(e.to_string()).into()),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test;
+
+    fn readiness(tasks: Tasks) -> Readiness {
+        let url = std::env::var("XINFANG_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://xinfang:xinfang@127.0.0.1:5432/xinfang_test".into());
+        let producer: FutureProducer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", "127.0.0.1:1")
+            .create()
+            .expect("producer");
+        Readiness {
+            pool: sqlx::postgres::PgPoolOptions::new()
+                .connect_lazy(&url)
+                .expect("pool"),
+            producer,
+            topic: "xinfang.case.v1.readyz".into(),
+            tasks,
+        }
+    }
+
+    async fn status(tasks: Tasks) -> (u16, serde_json::Value) {
+        let app = test::init_service(
+            actix_web::App::new()
+                .app_data(web::Data::new(readiness(tasks)))
+                .configure(configure),
+        )
+        .await;
+        let res = test::call_service(
+            &app,
+            test::TestRequest::get().uri("/health/readyz").to_request(),
+        )
+        .await;
+        let code = res.status().as_u16();
+        (code, test::read_body_json(res).await)
+    }
+
+    /// The failing parts named, apart from the database and broker (which this test
+    /// does not control).
+    fn stopped_fields(body: &serde_json::Value) -> Vec<(String, String)> {
+        body["errors"]
+            .as_array()
+            .map(|a| a.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .map(|e| {
+                let s = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
+                (s("field"), s("message"))
+            })
+            .filter(|(f, _)| f != "broker" && f != "database")
+            .collect()
+    }
+
+    #[actix_web::test]
+    async fn a_task_that_dies_makes_the_service_unready() {
+        let tasks = Tasks::default();
+        let (_, body) = status(tasks.clone()).await;
+        assert!(stopped_fields(&body).is_empty(), "{body}");
+
+        // A consumer that panics is recorded by its guard as it unwinds.
+        let cancel = CancellationToken::new();
+        let guard = tasks.watch("consumer", cancel.clone());
+        let died = tokio::spawn(async move {
+            let _guard = guard;
+            panic!("a handler bug");
+        })
+        .await;
+        assert!(died.is_err());
+        // A relay that stops because the service shuts down is not a fault.
+        let shutting = CancellationToken::new();
+        let relay = tasks.watch("relay", shutting.clone());
+        shutting.cancel();
+        drop(relay);
+
+        let (code, body) = status(tasks).await;
+        assert_eq!((code, body["code"].as_str()), (503, Some("unavailable")));
+        assert_eq!(
+            stopped_fields(&body),
+            [("consumer".to_owned(), "stopped".to_owned())]
+        );
+    }
 }

@@ -18,7 +18,7 @@ use xf_http::BodyLimit;
 
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::http::{self, Readiness};
+use crate::http::{self, Readiness, Tasks};
 
 type Routes = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
 
@@ -83,6 +83,7 @@ pub struct Application<H: Handler> {
     parts: Parts,
     kafka: xf_bus::KafkaSettings,
     background: Option<Background>,
+    tasks: Tasks,
 }
 
 impl<H: Handler> Application<H> {
@@ -129,7 +130,9 @@ impl<H: Handler> Application<H> {
             pool: parts.pool.clone(),
             producer: parts.producer.clone(),
             topic: s.kafka.topic.clone(),
+            tasks: Tasks::default(),
         };
+        let tasks = readiness.tasks.clone();
         let verifier = parts.verifier.clone();
         let clock = parts.clock.clone();
         let pool = parts.pool.clone();
@@ -187,6 +190,7 @@ impl<H: Handler> Application<H> {
             parts,
             kafka: s.kafka.clone(),
             background: spec.background,
+            tasks,
         })
     }
 
@@ -211,15 +215,35 @@ impl<H: Handler> Application<H> {
             parts,
             kafka,
             background,
+            tasks,
             ..
         } = self;
-        let background_task = background.map(|b| tokio::spawn(b(cancel.clone())));
+        let background_task = background.map(|b| {
+            let guard = tasks.watch("background", cancel.clone());
+            let run = b(cancel.clone());
+            tokio::spawn(async move {
+                let _guard = guard;
+                run.await
+            })
+        });
         let handle = server.handle();
         let server_task = tokio::spawn(server);
-        let relay_task = tokio::spawn(relay.run(cancel.clone()));
+        let relay_task = {
+            let guard = tasks.watch("relay", cancel.clone());
+            let run = relay.run(cancel.clone());
+            tokio::spawn(async move {
+                let _guard = guard;
+                run.await
+            })
+        };
         let consumer_task = {
             let cancel = cancel.clone();
+            // Only a service that consumes has a consumer to watch.
+            let guard = consumer
+                .is_some()
+                .then(|| tasks.watch("consumer", cancel.clone()));
             tokio::spawn(async move {
+                let _guard = guard;
                 // Topics are created through the admin API; wait for the broker.
                 let mut backoff = Duration::from_millis(200);
                 loop {

@@ -167,6 +167,19 @@ pub fn tier_of_code(code: &str) -> Tier {
     }
 }
 
+/// The level one above a jurisdiction code and that level's code: a village's
+/// township, a township's county, a county's city (its first four digits). Total: a
+/// code of any other length counts as a county's, and a code shorter than four
+/// characters is its own city code; it never panics.
+pub fn above(code: &str) -> (Tier, String) {
+    let head = |n: usize| code.get(..n).unwrap_or(code).to_owned();
+    match code.len() {
+        12 => (Tier::Township, head(9)),
+        9 => (Tier::County, head(6)),
+        _ => (Tier::City, head(4)),
+    }
+}
+
 /// Lower-case tier name used in span attributes and read models.
 pub fn tier_name(t: Tier) -> &'static str {
     match t {
@@ -182,6 +195,18 @@ pub fn tier_name(t: Tier) -> &'static str {
 mod tests {
     use super::*;
     use v1::CaseRegistered;
+
+    #[test]
+    fn the_level_above_is_total() {
+        assert_eq!(above("330122002200"), (Tier::Township, "330122002".into()));
+        assert_eq!(above("330122002"), (Tier::County, "330122".into()));
+        assert_eq!(above("330122"), (Tier::City, "3301".into()));
+        assert_eq!(above("33"), (Tier::City, "33".into()));
+        assert_eq!(above(""), (Tier::City, "".into()));
+        // A multi-byte character across the cut is never split.
+        assert_eq!(above("333é"), (Tier::City, "333é".into()));
+        assert_eq!(above("33é1"), (Tier::City, "33é".into()));
+    }
 
     #[test]
     fn round_trip_keeps_ids_and_payload() {

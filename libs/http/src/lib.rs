@@ -26,6 +26,7 @@ pub enum Code {
     NotFound,
     MethodNotAllowed,
     Conflict,
+    IllegalTransition,
     RateLimited,
     Unavailable,
     Internal,
@@ -84,6 +85,11 @@ impl Code {
                 StatusCode::CONFLICT,
                 "The request conflicts with the current state",
             ),
+            Code::IllegalTransition => (
+                "illegal_transition",
+                StatusCode::CONFLICT,
+                "The case's state does not allow this now",
+            ),
             Code::RateLimited => (
                 "rate_limited",
                 StatusCode::TOO_MANY_REQUESTS,
@@ -128,7 +134,8 @@ pub struct Problem {
     pub status: u16,
     /// A stable code: invalid_json, validation_failed, unsupported_media_type,
     /// payload_too_large, unauthenticated, forbidden, not_found, method_not_allowed,
-    /// conflict, rate_limited, unavailable, internal.
+    /// conflict, illegal_transition, rate_limited, unavailable, internal. `type` is
+    /// `https://xinfang.dev/problems/<code>`.
     #[schema(value_type = String)]
     pub code: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -182,6 +189,10 @@ impl Problem {
     }
     pub fn conflict(why: impl Into<String>) -> Self {
         Problem::new(Code::Conflict).detail(why)
+    }
+    /// A 409 for a move the state machine refuses in the state the thing is in now.
+    pub fn illegal_transition(why: impl Into<String>) -> Self {
+        Problem::new(Code::IllegalTransition).detail(why)
     }
     pub fn unauthenticated(why: impl Into<String>) -> Self {
         Problem::new(Code::Unauthenticated).detail(why)

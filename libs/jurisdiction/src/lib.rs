@@ -20,6 +20,19 @@ pub enum CodeError {
     BadLength(usize),
 }
 
+/// The id of a division's letters-and-visits office (信访办): `<code>-xfb`. Every
+/// service names offices so; [`office_code`] reads one back.
+pub fn office_id(code: &str) -> String {
+    format!("{code}{OFFICE_SUFFIX}")
+}
+
+/// The division code of a letters-and-visits office id, or None for any other unit.
+pub fn office_code(id: &str) -> Option<&str> {
+    id.strip_suffix(OFFICE_SUFFIX).filter(|c| !c.is_empty())
+}
+
+const OFFICE_SUFFIX: &str = "-xfb";
+
 /// The tier of a jurisdiction code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -755,6 +768,14 @@ impl TreeSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn office_ids_round_trip() {
+        assert_eq!(office_id("330122002"), "330122002-xfb");
+        assert_eq!(office_code("330122002-xfb"), Some("330122002"));
+        assert_eq!(office_code("330122-rsj"), None);
+        assert_eq!(office_code("-xfb"), None);
+    }
 
     #[test]
     fn codes_parse_and_know_their_tier() {

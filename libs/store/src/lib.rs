@@ -117,6 +117,8 @@ pub async fn drop_schema(pool: &PgPool, schema: &str) -> Result<(), StoreError> 
     Ok(())
 }
 
+use xf_http::{FieldError, Problem};
+
 /// True for errors that pass with time (connection lost, pool exhausted, server
 /// shutting down, serialization failure or deadlock): retry rather than give up.
 pub fn is_transient(e: &sqlx::Error) -> bool {
@@ -135,6 +137,42 @@ pub fn is_transient(e: &sqlx::Error) -> bool {
                 || c == "53300"
         }),
         _ => false,
+    }
+}
+
+/// The one answer to a database error, for every service's routes: unavailable (503,
+/// with `Retry-After`) when it passes with time, a conflict (409) on a unique
+/// violation, a validation failure (422 naming the column or constraint) when a stored
+/// rule refuses a value, and an internal error (500, cause logged) otherwise.
+pub fn problem(e: &sqlx::Error) -> Problem {
+    if is_transient(e) {
+        let mut p = Problem::unavailable(e);
+        p.retry_after = Some(1);
+        return p;
+    }
+    let sqlx::Error::Database(db) = e else {
+        return Problem::internal(e);
+    };
+    let code = db.code().unwrap_or_default().into_owned();
+    let pg = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>();
+    let name = pg
+        .and_then(|p| p.column().or(p.constraint()))
+        .unwrap_or("value")
+        .to_owned();
+    match code.as_str() {
+        "23505" => Problem::conflict("a record with the same key exists"),
+        "23502" | "23503" | "23514" | "23P01" => {
+            tracing::info!(sqlstate = %code, constraint = %name, "stored rule refused a value");
+            Problem::validation(vec![FieldError::new(
+                name,
+                "refused by a rule of the stored data",
+            )])
+        }
+        c if c.starts_with("22") => Problem::validation(vec![FieldError::new(
+            name,
+            "out of the range the stored data allows",
+        )]),
+        _ => Problem::internal(e),
     }
 }
 

@@ -66,6 +66,9 @@ pub struct Ctx {
     admin: PgPool,
     running: Vec<Running>,
     signer: Signer,
+    /// Set by [`Ctx::cleanup`]; otherwise dropping the context (a test that panicked)
+    /// stops its services and drops its schemas.
+    cleaned: bool,
 }
 
 /// A service started in-process.
@@ -119,6 +122,7 @@ impl Ctx {
             admin,
             running: Vec::new(),
             signer,
+            cleaned: false,
         })
     }
 
@@ -242,9 +246,87 @@ impl Ctx {
         for s in schemas {
             let _ = xf_store::drop_schema(&self.admin, &s).await;
         }
+        self.cleaned = true;
         // Topics are left to the broker: names are unique per test, and deleting a
         // topic while a fetch is in flight has crashed the development broker.
     }
+}
+
+/// The guard behind a test that ended without [`Ctx::cleanup`] (it panicked or
+/// returned early): its services are told to stop and its schemas are dropped on a
+/// connection of its own, from a thread of its own (the test's runtime may be the one
+/// thread it has). A lock a stopped service still holds makes the drop give up after a
+/// few seconds rather than hang the test; `make clean-test-schemas` removes what is left.
+impl Drop for Ctx {
+    fn drop(&mut self) {
+        if self.cleaned {
+            return;
+        }
+        for r in &self.running {
+            r.cancel.cancel();
+        }
+        let url = self.database_url.clone();
+        let id = self.id.clone();
+        let dropped = std::thread::spawn(move || drop_schemas_blocking(&url, &id)).join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("test context {} left schemas behind", self.id);
+        }
+    }
+}
+
+fn drop_schemas_blocking(url: &str, id: &str) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(5))
+            .after_connect(|c, _| {
+                Box::pin(async move {
+                    sqlx::query("SET lock_timeout = '3s'").execute(c).await?;
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await?;
+        let schemas: Vec<String> = sqlx::query_scalar(
+            "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE $1 || '\\_%'",
+        )
+        .bind(id)
+        .fetch_all(&pool)
+        .await?;
+        for s in schemas {
+            xf_store::drop_schema(&pool, &s).await?;
+        }
+        pool.close().await;
+        Ok(())
+    })
+}
+
+/// The values the CHECK constraint `constraint` of `pool`'s schema allows — every
+/// quoted literal of its definition, sorted — so a test can prove a Rust enum and the
+/// column agree.
+pub async fn check_values(pool: &PgPool, constraint: &str) -> Vec<String> {
+    let def: Option<String> = sqlx::query_scalar(
+        "SELECT pg_get_constraintdef(c.oid) FROM pg_constraint c
+           JOIN pg_namespace n ON n.oid = c.connamespace
+          WHERE c.conname = $1 AND c.contype = 'c' AND n.nspname = current_schema()",
+    )
+    .bind(constraint)
+    .fetch_optional(pool)
+    .await
+    .unwrap_or_else(|e| panic!("cannot read constraint {constraint}: {e}"));
+    let def = def.unwrap_or_else(|| panic!("no CHECK constraint {constraint} in this schema"));
+    let mut out: Vec<String> = def
+        .split('\'')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Waits until every row of the outbox in `pool`'s schema is published.

@@ -37,7 +37,7 @@ pub fn demo_users(county: &str) -> Vec<DemoUser> {
             "clerk",
             "users.clerk",
             vec![roles::REGISTRAR],
-            Some(format!("{county}-xfb")),
+            Some(xf_jurisdiction::office_id(county)),
             county,
         ),
         u(
@@ -72,7 +72,7 @@ pub fn demo_users(county: &str) -> Vec<DemoUser> {
             "supervisor",
             "users.supervisor",
             vec![roles::SUPERVISOR],
-            Some(format!("{county}-xfb")),
+            Some(xf_jurisdiction::office_id(county)),
             county,
         ),
         u(
@@ -86,7 +86,7 @@ pub fn demo_users(county: &str) -> Vec<DemoUser> {
             "scheduler",
             "users.scheduler",
             vec![roles::SCHEDULER],
-            Some(format!("{county}-xfb")),
+            Some(xf_jurisdiction::office_id(county)),
             county,
         ),
     ]

@@ -1,12 +1,11 @@
 //! intake: registers letters, visits, phone reports and online petitions, keeps the
 //! register and the citizen's view, and emits `CaseRegistered`.
 
+pub mod consumer;
 pub mod domain;
-pub mod handler;
 pub mod notify;
 pub mod open311;
 pub mod peers;
-pub mod register;
 pub mod routes;
 pub mod settings;
 pub mod store;
@@ -21,7 +20,7 @@ pub use settings::{Ext, Settings};
 xf_app::service!(name: "intake", port: 8081, required: ["vault.key_file", "vault.pseudonym_key_file"]);
 
 /// Builds the service: migrations applied, port bound, nothing running yet.
-pub async fn build(s: Settings) -> anyhow::Result<Application<handler::Projection>> {
+pub async fn build(s: Settings) -> anyhow::Result<Application<consumer::Projection>> {
     let state = routes::State {
         tree: Arc::new(s.ext.jurisdiction.load()?),
         vault: vault::Vault::from_files(&s.ext.vault.key_file, &s.ext.vault.pseudonym_key_file)?,
@@ -36,9 +35,9 @@ pub async fn build(s: Settings) -> anyhow::Result<Application<handler::Projectio
         citizen: s.ext.citizen.clone(),
         peers: peers::Peers::new(&s.ext.peers)?,
     };
-    let parts = Application::<handler::Projection>::parts(&s)?;
+    let parts = Application::<consumer::Projection>::parts(&s)?;
     let webhook = xf_notify::Worker::new(parts.pool.clone(), parts.clock.clone(), &s.ext.webhook)?;
-    let handler = Arc::new(handler::Projection {
+    let handler = Arc::new(consumer::Projection {
         vault: state.vault.clone(),
         outbound: webhook.is_some(),
         clock: parts.clock.clone(),

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use xf_events::v1::Stage;
 use xf_events::{Event, Payload};
 
-use crate::register::Petitioner;
+use crate::domain::register::Petitioner;
 use crate::store::audit::{self, Shown};
 use crate::vault::Vault;
 

@@ -134,3 +134,17 @@ mod tests {
         assert_eq!(date_zh(later), "2026年3月18日");
     }
 }
+
+/// Asks supervision when acceptance is due for a registration that owes the
+/// petitioner an answer (not anonymous, not referred, not answered on the spot).
+pub async fn with_deadline(
+    mut c: crate::domain::register::Checked,
+    peers: &Peers,
+    now: DateTime<Utc>,
+) -> crate::domain::register::Checked {
+    let b = &c.input;
+    if !b.anonymous && b.referral.is_none() && b.on_the_spot_answer.is_none() {
+        c.acceptance = peers.preview(c.code.as_str(), "acceptance", now).await;
+    }
+    c
+}

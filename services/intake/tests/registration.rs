@@ -1034,3 +1034,19 @@ async fn the_taxonomy_is_configurable_by_administrators() {
     );
     ctx.cleanup().await;
 }
+
+#[tokio::test]
+async fn the_stored_statuses_are_the_shared_status_enum() {
+    let ctx = start(&[]).await;
+    let pool = &ctx.svc("intake").pool;
+    let mut want: Vec<String> = xf_events::status::Status::ALL
+        .iter()
+        .map(|s| s.as_str().to_owned())
+        .collect();
+    want.sort();
+    assert_eq!(
+        xf_testkit::check_values(pool, "cases_status_check").await,
+        want
+    );
+    ctx.cleanup().await;
+}

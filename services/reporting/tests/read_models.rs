@@ -988,3 +988,23 @@ async fn paused_time_is_counted() {
     assert_eq!(v["rows"][0][i], 4, "{v}");
     ctx.cleanup().await;
 }
+
+#[tokio::test]
+async fn the_stored_statuses_are_the_shared_status_enum() {
+    let mut ctx = Ctx::new().await.expect("context");
+    start(&mut ctx).await;
+    let pool = ctx.svc("reporting").pool.clone();
+    let mut want: Vec<String> = xf_events::status::Status::ALL
+        .iter()
+        .map(|s| s.as_str().to_owned())
+        .collect();
+    want.sort();
+    for constraint in ["case_facts_status_check", "ledger_status_after_check"] {
+        assert_eq!(
+            xf_testkit::check_values(&pool, constraint).await,
+            want,
+            "{constraint}"
+        );
+    }
+    ctx.cleanup().await;
+}

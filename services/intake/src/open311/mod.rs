@@ -391,7 +391,7 @@ async fn definition(
     answer(&ext, |format| async move {
         let p = Params::query(&req)?;
         o.check_jurisdiction(&tree, p.get("jurisdiction_id"))?;
-        let class = crate::register::category(&pool, &code)
+        let class = crate::store::register::category(&pool, &code)
             .await
             .map_err(|e| Fail::unavailable(&e.title))?
             .map(|c| c.class)

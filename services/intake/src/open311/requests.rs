@@ -6,14 +6,13 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use sqlx::{PgPool, Row};
 use xf_app::Clock;
 use xf_auth::{Claims, roles};
-use xf_bus::Outbox;
 use xf_jurisdiction::{Code, Tree, scope_covers};
 
 use super::render::{Fail, V, respond};
 use super::{LIST_CAP, Open311, Params, RANGE_DAYS, accepted_attributes, answer, clip, location};
 use crate::domain::public::{mask_numbers, public_place};
-use crate::register::{self, Collective, NewCase, Petitioner};
-use crate::vault::Vault;
+use crate::domain::register::{self, Collective, NewCase, Petitioner};
+use crate::store;
 
 /// Open311's name for a field of a registration.
 fn open311_field(field: &str) -> &str {
@@ -88,7 +87,7 @@ async fn read_post(
     let Some(service_code) = form.get("service_code") else {
         return Err(Fail::bad_request("service_code: is required"));
     };
-    let class = register::category(pool, service_code)
+    let class = store::register::category(pool, service_code)
         .await
         .map_err(|e| Fail::unavailable(&e.title))?
         .map(|c| c.class)
@@ -221,19 +220,21 @@ fn registrar(client: &super::Client, now: DateTime<Utc>) -> Claims {
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "api_key, service_code, address_id or address_string, description, first_name, last_name, phone, attribute[...], media_url"),
     responses((status = 201, description = "Registered as an online petition: service_request_id, token, service_notice"), (status = 400, description = "Fields missing or invalid, each named"), (status = 403, description = "No or unknown api_key, or a place outside the key's office"), (status = 404, description = "Unknown resource or foreign jurisdiction_id: [{code, description}]"), (status = 429, description = "Over this client's budget, or the event backlog over its bound: [{code, description}], with Retry-After"))
 )]
-#[allow(clippy::too_many_arguments)]
 pub(super) async fn post(
     req: HttpRequest,
     ext: web::Path<String>,
     body: web::Bytes,
     o: web::Data<Open311>,
-    pool: web::Data<PgPool>,
-    tree: web::Data<Tree>,
-    clock: web::Data<Clock>,
-    outbox: web::Data<Outbox>,
-    vault: web::Data<Vault>,
-    peers: web::Data<crate::peers::Peers>,
+    desk: crate::routes::Desk,
 ) -> HttpResponse {
+    let crate::routes::Desk {
+        pool,
+        tree,
+        clock,
+        outbox,
+        vault,
+        peers,
+    } = desk;
     answer(&ext, |format| async move {
         if !is_form(&req) {
             return Err(Fail::bad_request(
@@ -262,13 +263,15 @@ pub(super) async fn post(
         crate::routes::cases::busy(&outbox).map_err(from_problem)?;
         let posted = read_post(&form, &pool, &tree, client).await?;
         let now = clock.now();
-        let checked = register::check(&pool, &tree, now, posted.new_case)
+        let category = store::register::category(&pool, &posted.new_case.category)
             .await
             .map_err(from_problem)?;
-        let checked = register::with_deadline(checked, &peers, now).await;
+        let checked =
+            register::check(&tree, now, category, posted.new_case).map_err(from_problem)?;
+        let checked = crate::peers::with_deadline(checked, &peers, now).await;
         let claims = registrar(client, now);
         let mut tx = pool.begin().await.map_err(|e| Fail::unavailable(&e))?;
-        let receipt = register::persist(&mut tx, &vault, &outbox, &claims, now, checked)
+        let receipt = store::register::persist(&mut tx, &vault, &outbox, &claims, now, checked)
             .await
             .map_err(|e| Fail::unavailable(&e))?;
         sqlx::query(

@@ -8,10 +8,10 @@ use xf_app::Clock;
 use xf_auth::{Authenticated, roles};
 use xf_bus::Outbox;
 use xf_http::{FieldError, Problem, ValidJson};
-use xf_jurisdiction::Tree;
 
 use crate::domain::reader::{Entry, reader};
-use crate::register::{self, NewCase, Receipt};
+use crate::domain::register::{self, NewCase, Receipt};
+use crate::store;
 use crate::store::audit::{self, Shown};
 use crate::vault::Vault;
 
@@ -61,18 +61,20 @@ pub fn busy(outbox: &Outbox) -> Result<(), Problem> {
     ),
     security(("bearer" = []))
 )]
-#[allow(clippy::too_many_arguments)]
 pub async fn register(
     req: HttpRequest,
     user: Authenticated,
     body: ValidJson<NewCase>,
-    pool: web::Data<PgPool>,
-    tree: web::Data<Tree>,
-    clock: web::Data<Clock>,
-    outbox: web::Data<Outbox>,
-    vault: web::Data<Vault>,
-    peers: web::Data<crate::peers::Peers>,
+    desk: super::Desk,
 ) -> Result<HttpResponse, Problem> {
+    let super::Desk {
+        pool,
+        tree,
+        clock,
+        outbox,
+        vault,
+        peers,
+    } = desk;
     let claims = user.0;
     claims.require_any_role(&[roles::REGISTRAR])?;
     busy(&outbox)?;
@@ -81,11 +83,12 @@ pub async fn register(
     let request_hash =
         sha2::Sha256::digest(serde_json::to_vec(&input).unwrap_or_default()).to_vec();
     let now = clock.now();
-    let checked = register::check(&pool, &tree, now, input).await?;
+    let category = store::register::category(&pool, &input.category).await?;
+    let checked = register::check(&tree, now, category, input)?;
     claims.require_scope(checked.code.as_str())?;
-    let checked = register::with_deadline(checked, &peers, now).await;
+    let checked = crate::peers::with_deadline(checked, &peers, now).await;
 
-    let mut tx = pool.begin().await.map_err(|e| Problem::unavailable(&e))?;
+    let mut tx = pool.begin().await.map_err(|e| xf_store::problem(&e))?;
     if let Some(key) = &key {
         let fresh = sqlx::query(
             "INSERT INTO idempotency (registrar, key, request_hash) VALUES ($1, $2, $3)
@@ -96,7 +99,7 @@ pub async fn register(
         .bind(&request_hash)
         .execute(&mut *tx)
         .await
-        .map_err(|e| Problem::unavailable(&e))?
+        .map_err(|e| xf_store::problem(&e))?
         .rows_affected()
             == 1;
         if !fresh {
@@ -104,9 +107,9 @@ pub async fn register(
             return replay(&pool, &claims.sub, key, &request_hash).await;
         }
     }
-    let receipt = register::persist(&mut tx, &vault, &outbox, &claims, now, checked)
+    let receipt = store::register::persist(&mut tx, &vault, &outbox, &claims, now, checked)
         .await
-        .map_err(|e| Problem::unavailable(&e))?;
+        .map_err(|e| xf_store::problem(&e))?;
     if let Some(key) = &key {
         sqlx::query(
             "UPDATE idempotency SET status = 201, response = $3 WHERE registrar = $1 AND key = $2",
@@ -116,9 +119,9 @@ pub async fn register(
         .bind(serde_json::to_value(&receipt).unwrap_or_default())
         .execute(&mut *tx)
         .await
-        .map_err(|e| Problem::unavailable(&e))?;
+        .map_err(|e| xf_store::problem(&e))?;
     }
-    tx.commit().await.map_err(|e| Problem::unavailable(&e))?;
+    tx.commit().await.map_err(|e| xf_store::problem(&e))?;
     Ok(HttpResponse::Created()
         .insert_header(("Location", format!("/v1/cases/{}", receipt.case_id)))
         .json(receipt))
@@ -137,7 +140,7 @@ async fn replay(
     .bind(key)
     .fetch_optional(pool)
     .await
-    .map_err(|e| Problem::unavailable(&e))?
+    .map_err(|e| xf_store::problem(&e))?
     .ok_or_else(|| {
         Problem::conflict("the first request with this Idempotency-Key is still in progress")
     })?;
@@ -198,7 +201,7 @@ pub async fn get(
     let claims = user.0;
     let reason = crate::store::audit::reason(&q.reason)?;
     let id = path.into_inner();
-    let mut tx = pool.begin().await.map_err(|e| Problem::unavailable(&e))?;
+    let mut tx = pool.begin().await.map_err(|e| xf_store::problem(&e))?;
     let row = sqlx::query(
         "SELECT registration_no, office_code, channel, category, matter_code, summary, status,
                 handling_unit, unit_name, received_at, created_at, updated_at, urgency, requests,
@@ -211,7 +214,7 @@ pub async fn get(
     .bind(id)
     .fetch_optional(&mut *tx)
     .await
-    .map_err(|e| Problem::unavailable(&e))?
+    .map_err(|e| xf_store::problem(&e))?
     .ok_or_else(|| Problem::not_found("case"))?;
     let matter: String = row.get("matter_code");
     let office: String = row.get("office_code");
@@ -249,14 +252,14 @@ pub async fn get(
     };
     audit::record(&mut tx, clock.now(), &claims, id, reason, shown)
         .await
-        .map_err(|e| Problem::unavailable(&e))?;
+        .map_err(|e| xf_store::problem(&e))?;
     let timeline: Vec<TimelineEntry> = sqlx::query(
         "SELECT at, kind, detail FROM case_timeline WHERE case_id = $1 ORDER BY at, id",
     )
     .bind(id)
     .fetch_all(&mut *tx)
     .await
-    .map_err(|e| Problem::unavailable(&e))?
+    .map_err(|e| xf_store::problem(&e))?
     .into_iter()
     .map(|r| TimelineEntry {
         at: r.get("at"),
@@ -264,7 +267,7 @@ pub async fn get(
         detail: r.get("detail"),
     })
     .collect();
-    tx.commit().await.map_err(|e| Problem::unavailable(&e))?;
+    tx.commit().await.map_err(|e| xf_store::problem(&e))?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(serde_json::json!({

@@ -18,6 +18,40 @@ pub use limit::PublicLimits;
 
 use crate::settings::CitizenSettings;
 
+/// What registering a case takes from the application, in one extractor (the
+/// registration desk and Open311's POST both need all of it).
+pub struct Desk {
+    pub pool: web::Data<PgPool>,
+    pub tree: web::Data<Tree>,
+    pub clock: web::Data<xf_app::Clock>,
+    pub outbox: web::Data<xf_bus::Outbox>,
+    pub vault: web::Data<crate::vault::Vault>,
+    pub peers: web::Data<crate::peers::Peers>,
+}
+
+impl actix_web::FromRequest for Desk {
+    type Error = Problem;
+    type Future = std::future::Ready<Result<Self, Problem>>;
+
+    fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        fn data<T: 'static>(req: &actix_web::HttpRequest) -> Result<web::Data<T>, Problem> {
+            req.app_data::<web::Data<T>>().cloned().ok_or_else(|| {
+                Problem::internal(&format!("{} is not configured", std::any::type_name::<T>()))
+            })
+        }
+        std::future::ready((|| {
+            Ok(Desk {
+                pool: data(req)?,
+                tree: data(req)?,
+                clock: data(req)?,
+                outbox: data(req)?,
+                vault: data(req)?,
+                peers: data(req)?,
+            })
+        })())
+    }
+}
+
 /// Shared state of intake's routes.
 #[derive(Clone)]
 pub struct State {
@@ -36,9 +70,9 @@ pub struct State {
         public::status, public::review, public::satisfaction, categories, put_category
     ),
     components(schemas(
-        crate::register::NewCase, crate::register::Receipt, crate::register::Petitioner,
-        crate::register::LetterDetails, crate::register::VisitDetails, crate::register::Attachment,
-        crate::register::Collective, crate::register::Referral, crate::register::Superior,
+        crate::domain::register::NewCase, crate::domain::register::Receipt, crate::domain::register::Petitioner,
+        crate::domain::register::LetterDetails, crate::domain::register::VisitDetails, crate::domain::register::Attachment,
+        crate::domain::register::Collective, crate::domain::register::Referral, crate::domain::register::Superior,
         public::ReviewRequest, public::SatisfactionRequest, public::Accepted, CategoryBody,
         xf_http::Problem, xf_http::FieldError
     )),
@@ -62,7 +96,7 @@ async fn categories(pool: web::Data<PgPool>) -> Result<HttpResponse, Problem> {
         sqlx::query("SELECT code, name, class, public FROM categories WHERE active ORDER BY code")
             .fetch_all(pool.get_ref())
             .await
-            .map_err(|e| Problem::unavailable(&e))?;
+            .map_err(|e| xf_store::problem(&e))?;
     let items: Vec<serde_json::Value> = rows
         .iter()
         .map(|r| {
@@ -142,7 +176,7 @@ async fn put_category(
     }
     let after = serde_json::json!({"code": code, "name": b.name.trim(),
         "class": b.class, "active": b.active, "public": b.public});
-    let db = |e: sqlx::Error| Problem::unavailable(&e);
+    let db = |e: sqlx::Error| xf_store::problem(&e);
     let mut tx = pool.begin().await.map_err(db)?;
     let before = sqlx::query_as::<_, (String, String, bool, bool)>(
         "SELECT name, class, active, public FROM categories WHERE code = $1 FOR UPDATE",

@@ -69,7 +69,7 @@ async fn find<'e, E: sqlx::PgExecutor<'e>>(
         .bind(no)
         .fetch_optional(ex)
         .await
-        .map_err(|e| Problem::unavailable(&e))?;
+        .map_err(|e| xf_store::problem(&e))?;
     let id = row
         .as_ref()
         .map(|r| r.get::<Uuid, _>("id"))
@@ -144,7 +144,7 @@ async fn reply_of(
         .bind(&r.outcome)
         .execute(pool)
         .await
-        .map_err(|e| Problem::unavailable(&e))?;
+        .map_err(|e| xf_store::problem(&e))?;
         text = Some(r.text);
         outcome = outcome.or(Some(r.outcome));
     }
@@ -183,7 +183,7 @@ pub async fn status(
     .bind(f.id)
     .fetch_all(pool.get_ref())
     .await
-    .map_err(|e| Problem::unavailable(&e))?
+    .map_err(|e| xf_store::problem(&e))?
     .into_iter()
     .map(|r| {
         serde_json::json!({
@@ -202,7 +202,7 @@ pub async fn status(
     .bind(f.id)
     .fetch_optional(pool.get_ref())
     .await
-    .map_err(|e| Problem::unavailable(&e))?
+    .map_err(|e| xf_store::problem(&e))?
     .map(|r| {
         serde_json::json!({
             "scheduled_at": r.get::<DateTime<Utc>, _>("scheduled_at"),
@@ -218,7 +218,7 @@ pub async fn status(
     .bind(f.id)
     .fetch_all(pool.get_ref())
     .await
-    .map_err(|e| Problem::unavailable(&e))?
+    .map_err(|e| xf_store::problem(&e))?
     .into_iter()
     .map(|r| {
         serde_json::json!({
@@ -239,7 +239,7 @@ pub async fn status(
             .bind(f.id)
             .fetch_optional(pool.get_ref())
             .await
-            .map_err(|e| Problem::unavailable(&e))?
+            .map_err(|e| xf_store::problem(&e))?
             .unwrap_or_default();
             serde_json::json!({"accepted": false, "reason": last.get("reason"),
                 "referral_channel": last.get("referral_channel")})
@@ -256,7 +256,7 @@ pub async fn status(
     .bind(f.id)
     .fetch_all(pool.get_ref())
     .await
-    .map_err(|e| Problem::unavailable(&e))?
+    .map_err(|e| xf_store::problem(&e))?
     .into_iter()
     .map(|r| {
         let kind: String = r.get("kind");
@@ -276,7 +276,7 @@ pub async fn status(
     .bind(f.id)
     .fetch_optional(pool.get_ref())
     .await
-    .map_err(|e| Problem::unavailable(&e))?
+    .map_err(|e| xf_store::problem(&e))?
     .map(|r| {
         serde_json::json!({
             "starts_at": r.get::<DateTime<Utc>, _>("starts_at"),
@@ -358,7 +358,7 @@ pub async fn review(
     };
     if b.reason
         .as_ref()
-        .is_some_and(|r| r.chars().count() > crate::register::TEXT_MAX)
+        .is_some_and(|r| r.chars().count() > crate::domain::register::TEXT_MAX)
     {
         return Err(Problem::validation(vec![FieldError::new(
             "reason",
@@ -367,7 +367,7 @@ pub async fn review(
     }
     let no = path.into_inner();
     let now = clock.now();
-    let mut tx = pool.begin().await.map_err(|e| Problem::unavailable(&e))?;
+    let mut tx = pool.begin().await.map_err(|e| xf_store::problem(&e))?;
     let f = find(&mut *tx, &no, &b.code, true).await?;
     let Some(replied) = f.replied_at else {
         return Err(Problem::conflict("there is no reply to review yet"));
@@ -403,7 +403,7 @@ pub async fn review(
     .bind(now)
     .execute(&mut *tx)
     .await
-    .map_err(|e| Problem::unavailable(&e))?;
+    .map_err(|e| xf_store::problem(&e))?;
     sqlx::query(
         "INSERT INTO reviews (case_id, level, kind, reason, requested_at) VALUES ($1, $2, $3, $4, $5)",
     )
@@ -414,14 +414,14 @@ pub async fn review(
     .bind(now)
     .execute(&mut *tx)
     .await
-    .map_err(|e| Problem::unavailable(&e))?;
+    .map_err(|e| xf_store::problem(&e))?;
     sqlx::query("INSERT INTO case_timeline (case_id, at, kind, detail) VALUES ($1, $2, 'review_requested', $3)")
         .bind(f.id)
         .bind(now)
         .bind(serde_json::json!({"kind": b.kind}))
         .execute(&mut *tx)
         .await
-        .map_err(|e| Problem::unavailable(&e))?;
+        .map_err(|e| xf_store::problem(&e))?;
     emit(
         tx,
         &outbox,
@@ -458,8 +458,8 @@ async fn emit(
     outbox
         .put(&mut tx, &env)
         .await
-        .map_err(|e| Problem::unavailable(&e))?;
-    tx.commit().await.map_err(|e| Problem::unavailable(&e))
+        .map_err(|e| xf_store::problem(&e))?;
+    tx.commit().await.map_err(|e| xf_store::problem(&e))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -490,7 +490,7 @@ pub async fn satisfaction(
     }
     let no = path.into_inner();
     let now = clock.now();
-    let mut tx = pool.begin().await.map_err(|e| Problem::unavailable(&e))?;
+    let mut tx = pool.begin().await.map_err(|e| xf_store::problem(&e))?;
     let f = find(&mut *tx, &no, &b.code, true).await?;
     if f.replied_at.is_none() && f.status != "closed" {
         return Err(Problem::conflict("a rating follows the reply"));
@@ -504,7 +504,7 @@ pub async fn satisfaction(
         .bind(now)
         .execute(&mut *tx)
         .await
-        .map_err(|e| Problem::unavailable(&e))?;
+        .map_err(|e| xf_store::problem(&e))?;
     emit(
         tx,
         &outbox,

@@ -11,7 +11,7 @@ use xf_app::Clock;
 use xf_auth::{Authenticated, roles};
 use xf_http::{FieldError, Problem};
 
-use crate::register::Petitioner;
+use crate::domain::register::Petitioner;
 use crate::store::audit::{self, Shown};
 use crate::vault::Vault;
 
@@ -42,7 +42,7 @@ pub async fn petitioners(
     claims.require_any_role(&[roles::VAULT_READER])?;
     let reason = audit::reason(&q.reason)?;
     let id = path.into_inner();
-    let mut tx = pool.begin().await.map_err(|e| Problem::unavailable(&e))?;
+    let mut tx = pool.begin().await.map_err(|e| xf_store::problem(&e))?;
     let case = sqlx::query(
         "SELECT matter_code, handled_in, accused_unit_id, confidential, sealed_content,
                 key_version
@@ -51,7 +51,7 @@ pub async fn petitioners(
     .bind(id)
     .fetch_optional(&mut *tx)
     .await
-    .map_err(|e| Problem::unavailable(&e))?
+    .map_err(|e| xf_store::problem(&e))?
     .ok_or_else(|| Problem::not_found("case"))?;
     let code: String = case.get("matter_code");
     let handled_in: Option<String> = case.get("handled_in");
@@ -72,7 +72,7 @@ pub async fn petitioners(
         .bind(id)
         .fetch_all(&mut *tx)
         .await
-        .map_err(|e| Problem::unavailable(&e))?;
+        .map_err(|e| xf_store::problem(&e))?;
     let mut people = Vec::new();
     for r in rows {
         let pos: i32 = r.get("position");
@@ -99,8 +99,8 @@ pub async fn petitioners(
     };
     audit::record(&mut tx, clock.now(), &claims, id, reason, shown)
         .await
-        .map_err(|e| Problem::unavailable(&e))?;
-    tx.commit().await.map_err(|e| Problem::unavailable(&e))?;
+        .map_err(|e| xf_store::problem(&e))?;
+    tx.commit().await.map_err(|e| xf_store::problem(&e))?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(serde_json::json!({
@@ -157,7 +157,7 @@ pub async fn audit(
     .bind(claims.unit.as_deref().filter(|u| !u.is_empty()))
     .fetch_all(pool.get_ref())
     .await
-    .map_err(|e| Problem::unavailable(&e))?;
+    .map_err(|e| xf_store::problem(&e))?;
     let items: Vec<serde_json::Value> = rows
         .into_iter()
         .map(|r| {

@@ -1,4 +1,5 @@
-//! SQL of intake's newer tables: the read audit and the public rate limits.
+//! intake's SQL: the registration transaction, the read audit and the public rate limits.
 
 pub mod audit;
 pub mod rate;
+pub mod register;

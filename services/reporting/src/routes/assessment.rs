@@ -130,7 +130,7 @@ async fn assessment(
     }
     let (start, end) = bounds(p.from, p.to);
     let excluded = user.0.unit.as_deref().filter(|u| !u.is_empty());
-    let unavailable = |e: sqlx::Error| Problem::unavailable(&e);
+    let unavailable = |e: sqlx::Error| xf_store::problem(&e);
     let led = sqlx::query(
         "SELECT f.unit_id, f.tier, count(*) AS cases,
              count(*) FILTER (WHERE (f.accepted_at IS NOT NULL OR f.not_accepted_at IS NOT NULL) AND NOT f.acceptance_late) AS accepted_on_time,
@@ -295,7 +295,7 @@ async fn cases(
         .bind(excluded)
         .fetch_all(pool.get_ref())
         .await
-        .map_err(|e| Problem::unavailable(&e))?;
+        .map_err(|e| xf_store::problem(&e))?;
     let cases: Vec<Value> = rows
         .iter()
         .map(|r| {

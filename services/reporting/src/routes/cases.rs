@@ -34,7 +34,7 @@ async fn visible(
     .bind(id)
     .fetch_optional(pool)
     .await
-    .map_err(|e| Problem::unavailable(&e))?
+    .map_err(|e| xf_store::problem(&e))?
     .ok_or_else(|| Problem::not_found("case"))?;
     let matter: Option<String> = r.get("matter_code");
     let code: String = r.get("jurisdiction_code");
@@ -60,7 +60,7 @@ async fn path(id: Uuid, pool: &PgPool) -> Result<Vec<serde_json::Value>, Problem
     .bind(id)
     .fetch_all(pool)
     .await
-    .map_err(|e| Problem::unavailable(&e))?;
+    .map_err(|e| xf_store::problem(&e))?;
     Ok(rows
         .iter()
         .map(|v| {
@@ -130,7 +130,7 @@ async fn history(
     .bind(id)
     .fetch_all(pool.get_ref())
     .await
-    .map_err(|e| Problem::unavailable(&e))?;
+    .map_err(|e| xf_store::problem(&e))?;
     let events: Vec<_> = rows
         .iter()
         .map(|r| {

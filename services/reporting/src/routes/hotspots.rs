@@ -71,7 +71,7 @@ async fn list(
     let (start, end) = store::stats::bounds(p.from, p.to);
     let items = store::hotspots::list(&pool, &p.jurisdiction, start, end, q.method.as_deref())
         .await
-        .map_err(|e| Problem::unavailable(&e))?;
+        .map_err(|e| xf_store::problem(&e))?;
     Ok(HttpResponse::Ok()
         .json(json!({"jurisdiction": p.jurisdiction, "from": p.from, "to": p.to, "items": items})))
 }
@@ -90,7 +90,7 @@ async fn scan(user: Authenticated, jobs: web::Data<Jobs>) -> Result<HttpResponse
     let scope = super::acting_scope(&user.0, &jobs.pool).await?;
     let fresh = jobs::hotspots::scan_in(&jobs, jobs.clock.now(), &scope)
         .await
-        .map_err(|e| Problem::unavailable(&e))?;
+        .map_err(|e| xf_store::problem(&e))?;
     let items: Vec<_> = fresh
         .iter()
         .map(|h| {
@@ -167,7 +167,7 @@ async fn sensitive(
     .bind(excluded)
     .fetch_all(pool.get_ref())
     .await
-    .map_err(|e| Problem::unavailable(&e))?;
+    .map_err(|e| xf_store::problem(&e))?;
     let mut out: Vec<_> = rows
         .iter()
         .map(|r| {

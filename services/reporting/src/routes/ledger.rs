@@ -196,7 +196,7 @@ async fn ledger(
     }
     let mut all = Vec::new();
     loop {
-        let rows = page(&c).await.map_err(|e| Problem::unavailable(&e))?;
+        let rows = page(&c).await.map_err(|e| xf_store::problem(&e))?;
         if rows.is_empty() {
             break;
         }
@@ -234,6 +234,6 @@ async fn archive(user: Authenticated, jobs: web::Data<Jobs>) -> Result<HttpRespo
     let n = jobs
         .archive_in(&scope)
         .await
-        .map_err(|e| Problem::unavailable(&e))?;
+        .map_err(|e| xf_store::problem(&e))?;
     Ok(HttpResponse::Ok().json(json!({"archived": n})))
 }

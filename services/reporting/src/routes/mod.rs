@@ -75,7 +75,7 @@ pub async fn scope(user: &Claims, asked: Option<&str>, pool: &PgPool) -> Result<
     if j != user.jurisdiction
         && !crate::store::stats::place_known(pool, j)
             .await
-            .map_err(|e| Problem::unavailable(&e))?
+            .map_err(|e| xf_store::problem(&e))?
     {
         return Err(Problem::validation(vec![xf_http::FieldError::new(
             "jurisdiction",
@@ -91,7 +91,7 @@ pub async fn acting_scope(user: &Claims, pool: &PgPool) -> Result<String, Proble
     let scope = scope(user, None, pool).await?;
     if !crate::store::stats::place_known(pool, &scope)
         .await
-        .map_err(|e| Problem::unavailable(&e))?
+        .map_err(|e| xf_store::problem(&e))?
     {
         return Err(Problem::validation(vec![xf_http::FieldError::new(
             "jurisdiction",

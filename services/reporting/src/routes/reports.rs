@@ -54,7 +54,7 @@ fn closed(m: &str, clock: &Clock) -> bool {
 
 /// The stored report, or one generated now (stored when the month is over).
 async fn load(pool: &PgPool, clock: &Clock, m: &str, office: &str) -> Result<Value, Problem> {
-    let unavailable = |e: sqlx::Error| Problem::unavailable(&e);
+    let unavailable = |e: sqlx::Error| xf_store::problem(&e);
     if let Some(s) = store::reports::get(pool, m, office)
         .await
         .map_err(unavailable)?
@@ -237,7 +237,7 @@ async fn regenerate(
         Some(j) => super::scope(&user.0, Some(j), &pool).await?,
         None => super::acting_scope(&user.0, &pool).await?,
     };
-    let unavailable = |e: sqlx::Error| Problem::unavailable(&e);
+    let unavailable = |e: sqlx::Error| xf_store::problem(&e);
     let now = monthly::generate(&pool, &b.month, &office)
         .await
         .map_err(unavailable)?

@@ -74,7 +74,7 @@ pub async fn checked(
         group_by: q.group_by.as_deref(),
     };
     let parsed = query::parse(&raw, scope, super::today(clock)).map_err(super::invalid)?;
-    let unavailable = |e: sqlx::Error| Problem::unavailable(&e);
+    let unavailable = |e: sqlx::Error| xf_store::problem(&e);
     let mut errs = Vec::new();
     if let Some(c) = &parsed.category
         && !store::stats::category_known(pool, c)
@@ -122,7 +122,7 @@ pub async fn body(pool: &PgPool, user: &xf_auth::Claims, q: &Query) -> Result<Bo
     let excluded = user.unit.as_deref().filter(|u| !u.is_empty());
     let a = store::stats::run(pool, q, excluded)
         .await
-        .map_err(|e| Problem::unavailable(&e))?;
+        .map_err(|e| xf_store::problem(&e))?;
     let mut b = Body {
         jurisdiction: q.jurisdiction.clone(),
         from: q.from,
@@ -149,7 +149,7 @@ pub async fn body(pool: &PgPool, user: &xf_auth::Claims, q: &Query) -> Result<Bo
             g.group_by = vec![dim];
             let rows = store::stats::run(pool, &g, excluded)
                 .await
-                .map_err(|e| Problem::unavailable(&e))?
+                .map_err(|e| xf_store::problem(&e))?
                 .rows;
             let m: BTreeMap<String, Value> = rows
                 .into_iter()

@@ -193,7 +193,7 @@ fn require_office(user: &Claims, office: &OfficeRow, roles: &[&str]) -> Result<(
 }
 
 fn db(e: sqlx::Error) -> Problem {
-    Problem::unavailable(&e)
+    xf_store::problem(&e)
 }
 
 fn issues(v: Vec<Issue>) -> Problem {
