@@ -113,7 +113,7 @@ impl Dispatcher {
                     unit_id: city_unit,
                     unit_name: CITY_UNIT_NAME.into(),
                     tier: Tier::City as i32,
-                    jurisdiction_code: current.get(..4).unwrap_or(&current).to_owned(),
+                    jurisdiction_code: xf_events::above(&current).1,
                     rule_id: "escalation".into(),
                     reason: reason as i32,
                     review_level: u32::try_from(level).unwrap_or(0),

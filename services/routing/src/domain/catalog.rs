@@ -71,7 +71,7 @@ impl Unit {
 
 /// The id of the implicit letters-and-visits office of a division.
 pub fn office_unit_id(code: &str) -> String {
-    format!("{code}-xfb")
+    xf_jurisdiction::office_id(code)
 }
 
 /// Flags a rule can require of a case.
@@ -250,7 +250,7 @@ impl Catalog {
         if let Some(u) = self.units.get(id) {
             return Some(u.clone());
         }
-        let code = id.strip_suffix("-xfb")?;
+        let code = xf_jurisdiction::office_code(id)?;
         let name = division_name(code)?;
         Some(implicit_office(code, &name))
     }

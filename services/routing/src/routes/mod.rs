@@ -1,6 +1,7 @@
 //! routing's HTTP API: reference data (units, rules, divisions) and the workbench.
 //! Handlers parse, load, ask the domain, store and put events in the outbox; the
-//! domain's refusals and the database's errors become problem+json here, once.
+//! domain's refusals become problem+json here, once (the database's errors through
+//! `xf_store::problem`).
 
 pub mod admin;
 pub mod work;
@@ -79,22 +80,15 @@ impl FromRequest for Env {
     }
 }
 
-/// A database error as the caller sees it.
-pub(crate) fn db(e: sqlx::Error) -> Problem {
-    if xf_store::is_transient(&e) {
-        Problem::unavailable(&e)
-    } else {
-        Problem::internal(&e)
-    }
-}
-
 /// The domain's refusals as problem+json: the one place they are mapped.
 impl From<DomainError> for Problem {
     fn from(e: DomainError) -> Problem {
         match e {
-            DomainError::Illegal { .. }
-            | DomainError::ExtendedOnce(_)
-            | DomainError::NoConsultation
+            // Moves the state machine refuses in the state the case is in now.
+            DomainError::Illegal { .. } | DomainError::ExtendedOnce(_) => {
+                Problem::illegal_transition(e.to_string())
+            }
+            DomainError::NoConsultation
             | DomainError::ConsultationFirst(_)
             | DomainError::Ended(_) => Problem::conflict(e.to_string()),
             DomainError::Ambiguous { ref rule, .. } => Problem::conflict(e.to_string())

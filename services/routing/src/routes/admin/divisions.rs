@@ -8,7 +8,8 @@ use xf_auth::{Authenticated, roles};
 use xf_http::{FieldError, Problem};
 use xf_jurisdiction::{Code, ImportError, Tree, pg};
 
-use crate::routes::{Env, db};
+use crate::routes::Env;
+use xf_store::problem;
 
 /// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
@@ -36,7 +37,11 @@ pub(super) async fn get_division(
 ) -> Result<HttpResponse, Problem> {
     let code = Code::parse(&path.into_inner())
         .map_err(|e| Problem::validation(vec![FieldError::new("code", e.to_string())]))?;
-    let tree = env.places.with(&env.pool, &code).await.map_err(db)?;
+    let tree = env
+        .places
+        .with(&env.pool, &code)
+        .await
+        .map_err(|e| problem(&e))?;
     let d = tree
         .get(&code)
         .ok_or_else(|| Problem::not_found("division"))?;
@@ -147,7 +152,9 @@ pub(super) async fn import_divisions(
         }
     }
     let stats = if replace {
-        pg::replace(&env.pool, &tree).await.map_err(db)?
+        pg::replace(&env.pool, &tree)
+            .await
+            .map_err(|e| problem(&e))?
     } else {
         pg::upsert(&env.pool, &tree).await.map_err(|e| match e {
             pg::PgImportError::MissingParent { code, parent } => {
@@ -156,10 +163,10 @@ pub(super) async fn import_divisions(
                     format!("parent {parent} of {code} is neither in the body nor stored"),
                 )])
             }
-            pg::PgImportError::Db(e) => db(e),
+            pg::PgImportError::Db(e) => problem(&e),
         })?
     };
-    if let Some((t, v)) = pg::load(&env.pool).await.map_err(db)? {
+    if let Some((t, v)) = pg::load(&env.pool).await.map_err(|e| problem(&e))? {
         env.places.set(t, v);
     }
     let result = serde_json::json!({
@@ -178,10 +185,10 @@ pub(super) async fn import_divisions(
         before: None,
         after: Some(result.clone()),
     };
-    let mut tx = env.pool.begin().await.map_err(db)?;
+    let mut tx = env.pool.begin().await.map_err(|e| problem(&e))?;
     audit::record(&mut tx, &user.0, &reason, env.clock.now(), &change)
         .await
-        .map_err(db)?;
-    tx.commit().await.map_err(db)?;
+        .map_err(|e| problem(&e))?;
+    tx.commit().await.map_err(|e| problem(&e))?;
     Ok(HttpResponse::Ok().json(result))
 }

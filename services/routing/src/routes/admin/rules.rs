@@ -10,8 +10,9 @@ use xf_http::{Problem, ValidJson};
 use super::admin_for;
 use crate::domain::catalog::Rule;
 use crate::domain::rules::{self, Draft};
-use crate::routes::{Env, db};
+use crate::routes::Env;
 use crate::store::catalog as store;
+use xf_store::problem;
 
 /// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
@@ -72,7 +73,11 @@ pub(super) async fn put_rule(
     let id = path.into_inner();
     let r = body.into_inner();
     let now = env.clock.now();
-    let cat = env.shared.reload(&env.pool).await.map_err(db)?;
+    let cat = env
+        .shared
+        .reload(&env.pool)
+        .await
+        .map_err(|e| problem(&e))?;
     let tree = env.places.get();
     let draft = Draft {
         id: id.clone(),
@@ -99,24 +104,28 @@ pub(super) async fn put_rule(
             scope.as_str()
         },
     )?;
-    let mut tx = env.pool.begin().await.map_err(db)?;
+    let mut tx = env.pool.begin().await.map_err(|e| problem(&e))?;
     // One writer at a time, so that two rules saved together cannot be ambiguous.
-    store::lock_rules(&mut tx).await.map_err(db)?;
-    let latest = store::latest_rule(&mut tx, &id).await.map_err(db)?;
+    store::lock_rules(&mut tx).await.map_err(|e| problem(&e))?;
+    let latest = store::latest_rule(&mut tx, &id)
+        .await
+        .map_err(|e| problem(&e))?;
     let candidate = rules::follows(checked, latest.as_ref())?;
     let from = candidate.effective_from;
-    let others = store::other_rules(&mut tx, &id).await.map_err(db)?;
+    let others = store::other_rules(&mut tx, &id)
+        .await
+        .map_err(|e| problem(&e))?;
     rules::unambiguous(&candidate, &others)?;
     if let Some(l) = &latest
         && rules::ends_previous(l, from)
     {
         store::end_rule(&mut tx, &id, l.version, from)
             .await
-            .map_err(db)?;
+            .map_err(|e| problem(&e))?;
     }
     store::insert_rule(&mut tx, &candidate, now, &user.0.sub)
         .await
-        .map_err(db)?;
+        .map_err(|e| problem(&e))?;
     let before = latest.as_ref().and_then(|l| serde_json::to_value(l).ok());
     let change = audit::Change {
         kind: "rule",
@@ -128,10 +137,13 @@ pub(super) async fn put_rule(
     };
     audit::record(&mut tx, &user.0, &reason, now, &change)
         .await
-        .map_err(db)?;
-    store::bump(&mut tx).await.map_err(db)?;
-    tx.commit().await.map_err(db)?;
-    env.shared.reload(&env.pool).await.map_err(db)?;
+        .map_err(|e| problem(&e))?;
+    store::bump(&mut tx).await.map_err(|e| problem(&e))?;
+    tx.commit().await.map_err(|e| problem(&e))?;
+    env.shared
+        .reload(&env.pool)
+        .await
+        .map_err(|e| problem(&e))?;
     let status = if latest.is_some() {
         HttpResponse::Ok()
     } else {
@@ -172,7 +184,7 @@ pub(super) async fn retire_rule(
 ) -> Result<HttpResponse, Problem> {
     let id = path.into_inner();
     let at = q.at.unwrap_or_else(|| env.clock.now());
-    let mut tx = env.pool.begin().await.map_err(db)?;
+    let mut tx = env.pool.begin().await.map_err(|e| problem(&e))?;
     let store::RuleEnd {
         version,
         jurisdiction_code: code,
@@ -180,7 +192,7 @@ pub(super) async fn retire_rule(
         effective_to: to,
     } = store::rule_for_retiring(&mut tx, &id)
         .await
-        .map_err(db)?
+        .map_err(|e| problem(&e))?
         .ok_or_else(|| Problem::not_found("rule"))?;
     admin_for(
         &user,
@@ -189,7 +201,7 @@ pub(super) async fn retire_rule(
     rules::retire(&id, version, from, to, at)?;
     store::end_rule(&mut tx, &id, version, at)
         .await
-        .map_err(db)?;
+        .map_err(|e| problem(&e))?;
     let change = audit::Change {
         kind: "rule",
         key: &id,
@@ -200,10 +212,13 @@ pub(super) async fn retire_rule(
     };
     audit::record(&mut tx, &user.0, &reason, env.clock.now(), &change)
         .await
-        .map_err(db)?;
-    store::bump(&mut tx).await.map_err(db)?;
-    tx.commit().await.map_err(db)?;
-    env.shared.reload(&env.pool).await.map_err(db)?;
+        .map_err(|e| problem(&e))?;
+    store::bump(&mut tx).await.map_err(|e| problem(&e))?;
+    tx.commit().await.map_err(|e| problem(&e))?;
+    env.shared
+        .reload(&env.pool)
+        .await
+        .map_err(|e| problem(&e))?;
     Ok(HttpResponse::Ok()
         .json(serde_json::json!({"id": id, "version": version, "effective_to": at})))
 }

@@ -10,8 +10,9 @@ use xf_jurisdiction::Code;
 use super::admin_for;
 use crate::domain::catalog::UnitKind;
 use crate::domain::rules::valid_id;
-use crate::routes::{Env, db};
+use crate::routes::Env;
 use crate::store::catalog as store;
+use xf_store::problem;
 
 /// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
@@ -84,7 +85,11 @@ pub(super) async fn put_unit(
     match Code::parse(&u.jurisdiction_code) {
         Err(e) => errs.push(FieldError::new("jurisdiction_code", e.to_string())),
         Ok(c) => {
-            let tree = env.places.with(&env.pool, &c).await.map_err(db)?;
+            let tree = env
+                .places
+                .with(&env.pool, &c)
+                .await
+                .map_err(|e| problem(&e))?;
             if !tree.contains(&c) {
                 errs.push(FieldError::new(
                     "jurisdiction_code",
@@ -110,8 +115,10 @@ pub(super) async fn put_unit(
     admin_for(&user, &u.jurisdiction_code)?;
     let kind = kind.map(UnitKind::as_str).unwrap_or_default();
     let now = env.clock.now();
-    let mut tx = env.pool.begin().await.map_err(db)?;
-    let prev = store::unit_for_update(&mut tx, &id).await.map_err(db)?;
+    let mut tx = env.pool.begin().await.map_err(|e| problem(&e))?;
+    let prev = store::unit_for_update(&mut tx, &id)
+        .await
+        .map_err(|e| problem(&e))?;
     if let Some(p) = &prev {
         admin_for(&user, &p.jurisdiction_code)?;
     }
@@ -139,9 +146,11 @@ pub(super) async fn put_unit(
         &doc,
     )
     .await
-    .map_err(db)?;
+    .map_err(|e| problem(&e))?;
     let before = match &prev {
-        Some(p) => store::unit_doc(&mut tx, &id, p.version).await.map_err(db)?,
+        Some(p) => store::unit_doc(&mut tx, &id, p.version)
+            .await
+            .map_err(|e| problem(&e))?,
         None => None,
     };
     let change = audit::Change {
@@ -154,10 +163,13 @@ pub(super) async fn put_unit(
     };
     audit::record(&mut tx, &user.0, &reason, now, &change)
         .await
-        .map_err(db)?;
-    store::bump(&mut tx).await.map_err(db)?;
-    tx.commit().await.map_err(db)?;
-    env.shared.reload(&env.pool).await.map_err(db)?;
+        .map_err(|e| problem(&e))?;
+    store::bump(&mut tx).await.map_err(|e| problem(&e))?;
+    tx.commit().await.map_err(|e| problem(&e))?;
+    env.shared
+        .reload(&env.pool)
+        .await
+        .map_err(|e| problem(&e))?;
     let mut resp = if prev.is_some() {
         HttpResponse::Ok()
     } else {
@@ -237,6 +249,6 @@ pub(super) async fn get_unit(
         .ok_or_else(|| Problem::not_found("unit"))?;
     let versions = store::unit_versions(env.pool.get_ref(), &id)
         .await
-        .map_err(db)?;
+        .map_err(|e| problem(&e))?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "unit": unit, "versions": versions })))
 }

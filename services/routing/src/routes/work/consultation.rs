@@ -11,9 +11,10 @@ use xf_http::{FieldError, Problem, ValidJson};
 
 use super::{Access, access, load};
 use crate::domain::consultation::{Round, absent, may_consult};
-use crate::routes::{Env, db};
+use crate::routes::Env;
 use crate::store::cases::{self, CaseRow};
 use crate::store::consultation::{self as store, MeetingRow, OpinionRow};
+use xf_store::problem;
 
 /// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
@@ -33,10 +34,10 @@ pub(super) struct Loaded {
 pub(super) async fn round(conn: &mut PgConnection, c: &CaseRow) -> Result<Loaded, Problem> {
     let opinions = store::opinions(&mut *conn, c.id, c.review_level)
         .await
-        .map_err(db)?;
+        .map_err(|e| problem(&e))?;
     let meeting = store::meeting(&mut *conn, c.id, c.review_level)
         .await
-        .map_err(db)?;
+        .map_err(|e| problem(&e))?;
     Ok(Loaded {
         round: Round {
             lead: c.unit().to_owned(),
@@ -84,7 +85,7 @@ pub(super) async fn consultation(
     path: web::Path<Uuid>,
     env: Env,
 ) -> Result<HttpResponse, Problem> {
-    let mut conn = env.pool.acquire().await.map_err(db)?;
+    let mut conn = env.pool.acquire().await.map_err(|e| problem(&e))?;
     let case = load(&mut conn, *path, false).await?;
     access(&user.0, &case)?;
     let st = round(&mut conn, &case).await?;
@@ -121,7 +122,7 @@ pub(super) async fn opinion(
     env: Env,
 ) -> Result<HttpResponse, Problem> {
     let b = body.into_inner();
-    let mut tx = env.pool.begin().await.map_err(db)?;
+    let mut tx = env.pool.begin().await.map_err(|e| problem(&e))?;
     let case = load(&mut tx, *path, true).await?;
     let standing = access(&user.0, &case)?;
     if !matches!(standing, Access::Lead | Access::Assisting) || !user.0.has_role(roles::HANDLER) {
@@ -149,7 +150,7 @@ pub(super) async fn opinion(
         },
     )
     .await
-    .map_err(db)?;
+    .map_err(|e| problem(&e))?;
     cases::history(
         &mut tx,
         case.id,
@@ -158,9 +159,9 @@ pub(super) async fn opinion(
         serde_json::json!({"unit_id": unit, "by": user.0.sub, "text_length": b.text.chars().count()}),
     )
     .await
-    .map_err(db)?;
+    .map_err(|e| problem(&e))?;
     let st = round(&mut tx, &case).await?;
-    tx.commit().await.map_err(db)?;
+    tx.commit().await.map_err(|e| problem(&e))?;
     Ok(HttpResponse::Ok().json(consult_json(&case, &st)))
 }
 
@@ -197,7 +198,7 @@ pub(super) async fn meeting(
 ) -> Result<HttpResponse, Problem> {
     let b = body.into_inner();
     let now = env.clock.now();
-    let mut tx = env.pool.begin().await.map_err(db)?;
+    let mut tx = env.pool.begin().await.map_err(|e| problem(&e))?;
     let case = load(&mut tx, *path, true).await?;
     if access(&user.0, &case)? != Access::Lead || !user.0.has_role(roles::HANDLER) {
         return Err(Problem::forbidden(
@@ -248,7 +249,7 @@ pub(super) async fn meeting(
         },
     )
     .await
-    .map_err(db)?;
+    .map_err(|e| problem(&e))?;
     cases::history(
         &mut tx,
         case.id,
@@ -257,8 +258,8 @@ pub(super) async fn meeting(
         serde_json::json!({"held_at": held_at, "participants": participants, "by": user.0.sub}),
     )
     .await
-    .map_err(db)?;
+    .map_err(|e| problem(&e))?;
     let st = round(&mut tx, &case).await?;
-    tx.commit().await.map_err(db)?;
+    tx.commit().await.map_err(|e| problem(&e))?;
     Ok(HttpResponse::Ok().json(consult_json(&case, &st)))
 }

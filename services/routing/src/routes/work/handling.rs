@@ -9,8 +9,9 @@ use xf_http::{FieldError, Problem, ValidJson};
 use super::{Action, CaseView, Particulars, Reply, Who, access, act, consultation, load};
 use crate::domain::ReplyOutcome;
 use crate::domain::case::{Command, concludes, delivery};
-use crate::routes::{Env, db};
+use crate::routes::Env;
 use crate::store::cases;
+use xf_store::problem;
 
 /// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
@@ -171,11 +172,13 @@ pub(super) async fn reply(
         return Err(Problem::validation(errs));
     };
     let id = path.into_inner();
-    let anonymous = cases::anonymous(env.pool.get_ref(), id).await.map_err(db)?;
+    let anonymous = cases::anonymous(env.pool.get_ref(), id)
+        .await
+        .map_err(|e| problem(&e))?;
     let deliver = b.deliver.unwrap_or(true);
     {
         // R11: a case with assisting units is replied to after the joint consultation.
-        let mut conn = env.pool.acquire().await.map_err(db)?;
+        let mut conn = env.pool.acquire().await.map_err(|e| problem(&e))?;
         if let Ok(case) = load(&mut conn, id, false).await
             && access(&user.0, &case).is_ok()
         {
@@ -235,10 +238,12 @@ pub(super) async fn get_reply(
     env: Env,
 ) -> Result<HttpResponse, Problem> {
     let id = path.into_inner();
-    let mut conn = env.pool.acquire().await.map_err(db)?;
+    let mut conn = env.pool.acquire().await.map_err(|e| problem(&e))?;
     let case = load(&mut conn, id, false).await?;
     access(&user.0, &case)?;
-    let row = cases::reply_of(&mut conn, id).await.map_err(db)?;
+    let row = cases::reply_of(&mut conn, id)
+        .await
+        .map_err(|e| problem(&e))?;
     let (Some(outcome), Some(text), Some(at)) = (row.reply_outcome, row.reply_text, row.replied_at)
     else {
         return Err(Problem::not_found("reply"));

@@ -12,8 +12,9 @@ use xf_jurisdiction::Code;
 
 use super::{CaseView, OVERSEERS, access, load};
 use crate::domain::{CaseState, CaseTier};
-use crate::routes::{Env, db};
+use crate::routes::Env;
 use crate::store::cases::{self, ListFilter, Whose};
+use xf_store::problem;
 
 /// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
@@ -40,10 +41,12 @@ pub(super) async fn explain(
     env: Env,
 ) -> Result<HttpResponse, Problem> {
     let id = path.into_inner();
-    let mut conn = env.pool.acquire().await.map_err(db)?;
+    let mut conn = env.pool.acquire().await.map_err(|e| problem(&e))?;
     let case = load(&mut conn, id, false).await?;
     access(&user.0, &case)?;
-    let history = cases::history_of(&mut conn, id).await.map_err(db)?;
+    let history = cases::history_of(&mut conn, id)
+        .await
+        .map_err(|e| problem(&e))?;
     let decision = history
         .iter()
         .rev()
@@ -204,7 +207,9 @@ pub(super) async fn worklist(
         before: cursor,
         limit: i64::from(limit) + 1,
     };
-    let mut items = cases::list(env.pool.get_ref(), &filter).await.map_err(db)?;
+    let mut items = cases::list(env.pool.get_ref(), &filter)
+        .await
+        .map_err(|e| problem(&e))?;
     let more = items.len() > limit as usize;
     items.truncate(limit as usize);
     let next = if more {
@@ -252,7 +257,7 @@ pub(super) async fn issue_groups(
     let unit = user.0.unit.as_deref().filter(|u| !u.is_empty());
     let groups: Vec<serde_json::Value> = cases::issue_groups(env.pool.get_ref(), &scope, unit)
         .await
-        .map_err(db)?
+        .map_err(|e| problem(&e))?
         .into_iter()
         .map(|g| {
             serde_json::json!({

@@ -20,12 +20,13 @@ use xf_events::v1::{
 };
 use xf_http::Problem;
 
-use super::{Env, db};
+use super::Env;
 use crate::domain::case::{Announce, Command, Effect, apply};
 use crate::domain::catalog::office_unit_id;
 use crate::domain::{Pending, ReplyOutcome};
 use crate::store::cases::{self, CaseRow, Moved, NewUnit};
 use crate::store::emit;
+use xf_store::problem;
 
 /// A case as the workbench shows it.
 pub type CaseView = CaseRow;
@@ -99,7 +100,7 @@ fn access(user: &Claims, c: &CaseRow) -> Result<Access, Problem> {
 async fn load(conn: &mut sqlx::PgConnection, id: Uuid, lock: bool) -> Result<CaseRow, Problem> {
     cases::load(conn, id, lock)
         .await
-        .map_err(db)?
+        .map_err(|e| problem(&e))?
         .ok_or_else(|| Problem::not_found("case"))
 }
 
@@ -183,7 +184,7 @@ async fn act(
     command: impl FnOnce(&CaseRow) -> Command,
     rest: impl FnOnce(&CaseRow, DateTime<Utc>) -> Result<Particulars, Problem>,
 ) -> Result<HttpResponse, Problem> {
-    let mut tx = env.pool.begin().await.map_err(db)?;
+    let mut tx = env.pool.begin().await.map_err(|e| problem(&e))?;
     let case = load(&mut tx, a.id, true).await?;
     may_act(&a.who, &a.user, &case)?;
     let now = env.clock.now();
@@ -223,7 +224,7 @@ async fn act(
         },
     )
     .await
-    .map_err(db)?;
+    .map_err(|e| problem(&e))?;
     if let Some(action) = effects.iter().find_map(|e| match e {
         Effect::Record(a) => Some(*a),
         _ => None,
@@ -233,15 +234,15 @@ async fn act(
         detail["from_status"] = serde_json::json!(case.status);
         cases::history(&mut tx, case.id, now, action, detail)
             .await
-            .map_err(db)?;
+            .map_err(|e| problem(&e))?;
     }
     for payload in payloads {
         emit(&env.outbox, &mut tx, case.id, &code, now, payload)
             .await
-            .map_err(db)?;
+            .map_err(|e| problem(&e))?;
     }
     let after = load(&mut tx, a.id, false).await?;
-    tx.commit().await.map_err(db)?;
+    tx.commit().await.map_err(|e| problem(&e))?;
     Ok(HttpResponse::Ok().json(after))
 }
 

@@ -12,8 +12,9 @@ use xf_jurisdiction::Code;
 use super::{Action, CaseView, Particulars, Who, access, act, load, office_decides};
 use crate::domain::case::{Command, apply, send_back, tier_label, transfer_target};
 use crate::redispatch::{Redispatch, Stored, With, redispatch};
-use crate::routes::{Env, db};
+use crate::routes::Env;
 use crate::store::cases::{self, NewUnit};
+use xf_store::problem;
 
 /// This module's part of the OpenAPI document.
 #[derive(utoipa::OpenApi)]
@@ -151,7 +152,7 @@ pub(super) async fn transfer_decision(
     let id = path.into_inner();
     let back = cases::transfer_goes_back(env.pool.get_ref(), id)
         .await
-        .map_err(db)?;
+        .map_err(|e| problem(&e))?;
     let supervises = user.0.has_role(roles::SUPERVISOR) || user.0.has_role(roles::ADMIN);
     let a = Action {
         id,
@@ -234,14 +235,18 @@ pub(super) async fn unlink(
     let id = path.into_inner();
     let u = user.0;
     let now = env.clock.now();
-    let mut tx = env.pool.begin().await.map_err(db)?;
+    let mut tx = env.pool.begin().await.map_err(|e| problem(&e))?;
     let case = load(&mut tx, id, true).await?;
     office_decides(&u, &case, access(&u, &case), "unlinking")?;
     apply(case.workbench(), Command::Unlink)?;
     let place = Code::parse(&case.matter_code)
         .map_err(|e| Problem::validation(vec![FieldError::new("matter_code", e.to_string())]))?;
-    let cat = env.shared.fresh(&mut tx).await.map_err(db)?;
-    let tree = env.places.with(&env.pool, &place).await.map_err(db)?;
+    let cat = env.shared.fresh(&mut tx).await.map_err(|e| problem(&e))?;
+    let tree = env
+        .places
+        .with(&env.pool, &place)
+        .await
+        .map_err(|e| problem(&e))?;
     let mut detail = serde_json::json!({
         "by": u.sub, "reason": b.reason, "was_linked_to": case.linked_to,
     });
@@ -274,6 +279,6 @@ pub(super) async fn unlink(
             xf_bus::HandleError::Permanent(m) => Problem::conflict(m),
         })?;
     let after = load(&mut tx, id, false).await?;
-    tx.commit().await.map_err(db)?;
+    tx.commit().await.map_err(|e| problem(&e))?;
     Ok(HttpResponse::Ok().json(after))
 }
