@@ -11,17 +11,16 @@ use xf_testkit::Ctx;
 /// transaction rolled back; the database's error code when refused.
 async fn case_with(pool: &PgPool, column: &str, value: Option<&str>) -> Result<(), String> {
     let mut tx = pool.begin().await.map_err(|e| e.to_string())?;
-    let sql = format!(
+    sqlx::query(
         "INSERT INTO cases (id, registration_no, category, matter_code, tier, jurisdiction_code,
              status, registered_at, updated_at, extension, reply_outcome)
          SELECT $1, 'r', 'land', '330122', 'county', '330122', 'dispatched', now(), now(),
-             'none', NULL"
-    );
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(Uuid::now_v7())
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| e.to_string())?;
+             'none', NULL",
+    )
+    .bind(Uuid::now_v7())
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| e.to_string())?;
     let set = format!("UPDATE cases SET {column} = $1");
     let r = if column == "pending" {
         sqlx::query(sqlx::AssertSqlSafe(set))
