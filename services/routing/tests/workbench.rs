@@ -463,7 +463,7 @@ async fn the_handling_path_is_guarded_by_its_state_machine() {
 
     // Illegal moves: 409/403/422, nothing changed.
     let h0 = w.history_len(case).await;
-    let (s, _) = w
+    let (s, v) = w
         .call(
             "POST",
             &path("reply"),
@@ -472,6 +472,11 @@ async fn the_handling_path_is_guarded_by_its_state_machine() {
         )
         .await;
     assert_eq!(s, StatusCode::CONFLICT, "reply before accept");
+    assert_eq!(v["code"], "illegal_transition", "{v}");
+    assert_eq!(
+        v["detail"], "cannot reply to a case that is dispatched",
+        "{v}"
+    );
     let (s, _) = w.call("POST", &path("accept"), &other, None).await;
     assert_eq!(
         s,

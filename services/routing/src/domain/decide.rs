@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use xf_jurisdiction::{Code, Tree};
 
-use crate::catalog::{Catalog, Rule, Unit, UnitKind, implicit_office, office_unit_id};
+use crate::domain::catalog::{Catalog, Rule, Unit, UnitKind, implicit_office, office_unit_id};
 
 /// What routing knows of a matter when it decides.
 #[derive(Debug, Clone)]
@@ -378,7 +378,7 @@ fn default_unit(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::CompetentTier;
+    use crate::domain::catalog::CompetentTier;
 
     fn unit(id: &str, kind: UnitKind, code: &str, cats: &[&str]) -> Unit {
         Unit {

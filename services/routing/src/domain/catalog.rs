@@ -1,13 +1,11 @@
-//! Reference data routing decides with: units and responsibility rules, read from the
-//! database into an immutable snapshot that dispatchers share and reload when the
-//! catalog version moves.
+//! Reference data routing decides with: units and responsibility rules, as an
+//! immutable snapshot (`store::catalog` reads it and reloads it when the catalog
+//! version moves).
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{PgConnection, PgPool, Row};
 use xf_jurisdiction::Code;
 
 /// What a unit is.
@@ -73,7 +71,7 @@ impl Unit {
 
 /// The id of the implicit letters-and-visits office of a division.
 pub fn office_unit_id(code: &str) -> String {
-    format!("{code}-xfb")
+    xf_jurisdiction::office_id(code)
 }
 
 /// Flags a rule can require of a case.
@@ -91,6 +89,12 @@ pub enum CompetentTier {
 }
 
 impl CompetentTier {
+    pub const ALL: [CompetentTier; 4] = [
+        CompetentTier::Place,
+        CompetentTier::Village,
+        CompetentTier::Township,
+        CompetentTier::County,
+    ];
     pub fn as_str(self) -> &'static str {
         match self {
             CompetentTier::Place => "place",
@@ -100,14 +104,7 @@ impl CompetentTier {
         }
     }
     pub fn parse(s: &str) -> Option<CompetentTier> {
-        [
-            CompetentTier::Place,
-            CompetentTier::Village,
-            CompetentTier::Township,
-            CompetentTier::County,
-        ]
-        .into_iter()
-        .find(|t| t.as_str() == s)
+        CompetentTier::ALL.into_iter().find(|t| t.as_str() == s)
     }
     /// Code length of the tier (None for `place`).
     pub fn code_len(self) -> Option<usize> {
@@ -253,7 +250,7 @@ impl Catalog {
         if let Some(u) = self.units.get(id) {
             return Some(u.clone());
         }
-        let code = id.strip_suffix("-xfb")?;
+        let code = xf_jurisdiction::office_code(id)?;
         let name = division_name(code)?;
         Some(implicit_office(code, &name))
     }
@@ -277,111 +274,5 @@ pub fn implicit_office(code: &str, division_name: &str) -> Unit {
         top_leader: None,
         active: true,
         implicit: true,
-    }
-}
-
-/// Reads the whole catalog.
-pub async fn load(conn: &mut PgConnection) -> Result<Catalog, sqlx::Error> {
-    let version: i64 = sqlx::query_scalar("SELECT version FROM catalog_version")
-        .fetch_one(&mut *conn)
-        .await?;
-    let units = sqlx::query(
-        "SELECT id, version, name, kind, jurisdiction_code, categories, leader_in_charge,
-                top_leader, active FROM units",
-    )
-    .fetch_all(&mut *conn)
-    .await?
-    .into_iter()
-    .map(|r| Unit {
-        id: r.get("id"),
-        version: r.get("version"),
-        name: r.get("name"),
-        kind: UnitKind::parse(r.get::<&str, _>("kind")).unwrap_or(UnitKind::Department),
-        jurisdiction_code: r.get("jurisdiction_code"),
-        categories: r.get("categories"),
-        leader_in_charge: r.get("leader_in_charge"),
-        top_leader: r.get("top_leader"),
-        active: r.get("active"),
-        implicit: false,
-    })
-    .collect();
-    let rules = sqlx::query(
-        "SELECT id, version, category, jurisdiction_code, flags, competent_tier, lead_unit_id,
-                lead_unit_kind, assisting_unit_ids, note, effective_from, effective_to
-         FROM rules",
-    )
-    .fetch_all(&mut *conn)
-    .await?
-    .into_iter()
-    .map(|r| rule_from_row(&r))
-    .collect();
-    Ok(Catalog::new(version, units, rules))
-}
-
-pub fn rule_from_row(r: &sqlx::postgres::PgRow) -> Rule {
-    Rule {
-        id: r.get("id"),
-        version: r.get("version"),
-        category: r.get("category"),
-        jurisdiction_code: r.get("jurisdiction_code"),
-        flags: r.get("flags"),
-        competent_tier: CompetentTier::parse(r.get::<&str, _>("competent_tier"))
-            .unwrap_or(CompetentTier::Place),
-        lead_unit_id: r.get("lead_unit_id"),
-        lead_unit_kind: r
-            .get::<Option<&str>, _>("lead_unit_kind")
-            .and_then(UnitKind::parse),
-        assisting_unit_ids: r.get("assisting_unit_ids"),
-        note: r.get("note"),
-        effective_from: r.get("effective_from"),
-        effective_to: r.get("effective_to"),
-    }
-}
-
-/// Bumps the catalog version inside the writer's transaction.
-pub async fn bump(conn: &mut PgConnection) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("UPDATE catalog_version SET version = version + 1 RETURNING version")
-        .fetch_one(conn)
-        .await
-}
-
-/// The shared, reloadable snapshot.
-#[derive(Clone, Default)]
-pub struct Shared {
-    inner: Arc<RwLock<Arc<Catalog>>>,
-}
-
-impl Shared {
-    pub fn get(&self) -> Arc<Catalog> {
-        match self.inner.read() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
-    }
-    pub fn set(&self, c: Catalog) {
-        let c = Arc::new(c);
-        match self.inner.write() {
-            Ok(mut g) => *g = c,
-            Err(p) => *p.into_inner() = c,
-        }
-    }
-    /// The current snapshot, reloaded first when the stored version moved.
-    pub async fn fresh(&self, conn: &mut PgConnection) -> Result<Arc<Catalog>, sqlx::Error> {
-        let stored: i64 = sqlx::query_scalar("SELECT version FROM catalog_version")
-            .fetch_one(&mut *conn)
-            .await?;
-        let cur = self.get();
-        if cur.version == stored {
-            return Ok(cur);
-        }
-        let c = load(conn).await?;
-        self.set(c);
-        Ok(self.get())
-    }
-    pub async fn reload(&self, pool: &PgPool) -> Result<Arc<Catalog>, sqlx::Error> {
-        let mut conn = pool.acquire().await?;
-        let c = load(&mut conn).await?;
-        self.set(c);
-        Ok(self.get())
     }
 }
