@@ -119,6 +119,20 @@ pub fn date_zh(at: DateTime<Utc>) -> String {
     local.format("%Y年%-m月%-d日").to_string()
 }
 
+/// Asks supervision when acceptance is due for a registration that owes the
+/// petitioner an answer (not anonymous, not referred, not answered on the spot).
+pub async fn with_deadline(
+    mut c: crate::domain::register::Checked,
+    peers: &Peers,
+    now: DateTime<Utc>,
+) -> crate::domain::register::Checked {
+    let b = &c.input;
+    if !b.anonymous && b.referral.is_none() && b.on_the_spot_answer.is_none() {
+        c.acceptance = peers.preview(c.code.as_str(), "acceptance", now).await;
+    }
+    c
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,18 +147,4 @@ mod tests {
         let later = at + chrono::Duration::seconds(1);
         assert_eq!(date_zh(later), "2026年3月18日");
     }
-}
-
-/// Asks supervision when acceptance is due for a registration that owes the
-/// petitioner an answer (not anonymous, not referred, not answered on the spot).
-pub async fn with_deadline(
-    mut c: crate::domain::register::Checked,
-    peers: &Peers,
-    now: DateTime<Utc>,
-) -> crate::domain::register::Checked {
-    let b = &c.input;
-    if !b.anonymous && b.referral.is_none() && b.on_the_spot_answer.is_none() {
-        c.acceptance = peers.preview(c.code.as_str(), "acceptance", now).await;
-    }
-    c
 }

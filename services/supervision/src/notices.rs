@@ -29,16 +29,15 @@ enum To {
 /// The letters-and-visits office that supervises `unit` working in `code`: the office
 /// of that division, or — for that office itself — the office one tier up.
 fn supervisor_of(unit: &str, code: &str) -> Option<String> {
-    let own = format!("{code}-xfb");
+    let own = xf_jurisdiction::office_id(code);
     if unit != own {
         return Some(own);
     }
-    let up = match code.len() {
-        12 => &code[..9],
-        9 => &code[..6],
-        _ => return None,
-    };
-    Some(format!("{up}-xfb"))
+    // Above a county is the city, whose office is not in this system.
+    match xf_events::above(code) {
+        (xf_events::Tier::City, _) => None,
+        (_, up) => Some(xf_jurisdiction::office_id(&up)),
+    }
 }
 
 fn stage_name(s: i32) -> &'static str {

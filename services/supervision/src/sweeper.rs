@@ -204,11 +204,8 @@ impl Sweeper {
 
 /// The code and tier one level up from `code` (a county goes to its city).
 fn parent_of(code: &str) -> Option<(Tier, String)> {
-    let c = xf_jurisdiction::Code::parse(code).ok()?;
-    match c.parent() {
-        Some(p) => Some((crate::oversight::tier_of(p.as_str()), p.as_str().to_owned())),
-        None => Some((Tier::City, code.get(..4)?.to_owned())),
-    }
+    xf_jurisdiction::Code::parse(code).ok()?;
+    Some(xf_events::above(code))
 }
 
 /// Marks cards past their deadline overdue and escalates their cases
