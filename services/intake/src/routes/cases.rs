@@ -90,18 +90,9 @@ pub async fn register(
 
     let mut tx = pool.begin().await.map_err(|e| xf_store::problem(&e))?;
     if let Some(key) = &key {
-        let fresh = sqlx::query(
-            "INSERT INTO idempotency (registrar, key, request_hash) VALUES ($1, $2, $3)
-             ON CONFLICT (registrar, key) DO NOTHING",
-        )
-        .bind(&claims.sub)
-        .bind(key)
-        .bind(&request_hash)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| xf_store::problem(&e))?
-        .rows_affected()
-            == 1;
+        let fresh = store::idempotency::claim(&mut tx, &claims.sub, key, &request_hash)
+            .await
+            .map_err(|e| xf_store::problem(&e))?;
         if !fresh {
             drop(tx);
             return replay(&pool, &claims.sub, key, &request_hash).await;
@@ -111,15 +102,10 @@ pub async fn register(
         .await
         .map_err(|e| xf_store::problem(&e))?;
     if let Some(key) = &key {
-        sqlx::query(
-            "UPDATE idempotency SET status = 201, response = $3 WHERE registrar = $1 AND key = $2",
-        )
-        .bind(&claims.sub)
-        .bind(key)
-        .bind(serde_json::to_value(&receipt).unwrap_or_default())
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| xf_store::problem(&e))?;
+        let response = serde_json::to_value(&receipt).unwrap_or_default();
+        store::idempotency::answered(&mut tx, &claims.sub, key, &response)
+            .await
+            .map_err(|e| xf_store::problem(&e))?;
     }
     tx.commit().await.map_err(|e| xf_store::problem(&e))?;
     Ok(HttpResponse::Created()
@@ -133,25 +119,18 @@ async fn replay(
     key: &str,
     hash: &[u8],
 ) -> Result<HttpResponse, Problem> {
-    let row = sqlx::query(
-        "SELECT request_hash, status, response FROM idempotency WHERE registrar = $1 AND key = $2",
-    )
-    .bind(registrar)
-    .bind(key)
-    .fetch_optional(pool)
-    .await
-    .map_err(|e| xf_store::problem(&e))?
-    .ok_or_else(|| {
-        Problem::conflict("the first request with this Idempotency-Key is still in progress")
-    })?;
-    let stored: Vec<u8> = row.get("request_hash");
-    if stored != hash {
+    let stored = store::idempotency::find(pool, registrar, key)
+        .await
+        .map_err(|e| xf_store::problem(&e))?
+        .ok_or_else(|| {
+            Problem::conflict("the first request with this Idempotency-Key is still in progress")
+        })?;
+    if stored.request_hash != hash {
         return Err(Problem::conflict(
             "this Idempotency-Key was used for another request",
         ));
     }
-    let response: Option<serde_json::Value> = row.get("response");
-    let Some(response) = response else {
+    let Some(response) = stored.response else {
         return Err(Problem::conflict(
             "the first request with this Idempotency-Key is still in progress",
         ));
