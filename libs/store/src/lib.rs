@@ -143,7 +143,8 @@ pub fn is_transient(e: &sqlx::Error) -> bool {
 /// The one answer to a database error, for every service's routes: unavailable (503,
 /// with `Retry-After`) when it passes with time, a conflict (409) on a unique
 /// violation, a validation failure (422 naming the column or constraint) when a stored
-/// rule refuses a value, and an internal error (500, cause logged) otherwise.
+/// rule refuses a value, a conflict too when an exclusion constraint finds an overlap,
+/// and an internal error (500, cause logged) otherwise.
 pub fn problem(e: &sqlx::Error) -> Problem {
     if is_transient(e) {
         let mut p = Problem::unavailable(e);
@@ -161,7 +162,8 @@ pub fn problem(e: &sqlx::Error) -> Problem {
         .to_owned();
     match code.as_str() {
         "23505" => Problem::conflict("a record with the same key exists"),
-        "23502" | "23503" | "23514" | "23P01" => {
+        "23P01" => Problem::conflict("it overlaps a record that exists"),
+        "23502" | "23503" | "23514" => {
             tracing::info!(sqlstate = %code, constraint = %name, "stored rule refused a value");
             Problem::validation(vec![FieldError::new(
                 name,

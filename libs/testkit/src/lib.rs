@@ -236,16 +236,7 @@ impl Ctx {
         for r in &mut self.running {
             r.stop().await;
         }
-        let schemas: Vec<String> = sqlx::query_scalar(
-            "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE $1 || '\\_%'",
-        )
-        .bind(&self.id)
-        .fetch_all(&self.admin)
-        .await
-        .unwrap_or_default();
-        for s in schemas {
-            let _ = xf_store::drop_schema(&self.admin, &s).await;
-        }
+        let _ = drop_schemas(&self.admin, &self.id).await;
         self.cleaned = true;
         // Topics are left to the broker: names are unique per test, and deleting a
         // topic while a fetch is in flight has crashed the development broker.
@@ -290,18 +281,24 @@ fn drop_schemas_blocking(url: &str, id: &str) -> anyhow::Result<()> {
             })
             .connect(url)
             .await?;
-        let schemas: Vec<String> = sqlx::query_scalar(
-            "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE $1 || '\\_%'",
-        )
-        .bind(id)
-        .fetch_all(&pool)
-        .await?;
-        for s in schemas {
-            xf_store::drop_schema(&pool, &s).await?;
-        }
+        drop_schemas(&pool, id).await?;
         pool.close().await;
         Ok(())
     })
+}
+
+/// Drops every schema of the context `id` (`<id>_<service>`).
+async fn drop_schemas(pool: &PgPool, id: &str) -> anyhow::Result<()> {
+    let schemas: Vec<String> = sqlx::query_scalar(
+        "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE $1 || '\\_%'",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    for s in schemas {
+        xf_store::drop_schema(pool, &s).await?;
+    }
+    Ok(())
 }
 
 /// The values the CHECK constraint `constraint` of `pool`'s schema allows — every

@@ -53,7 +53,9 @@ async fn database_errors_map_to_one_answer_each() {
            id int PRIMARY KEY,
            state text NOT NULL CONSTRAINT t_state_check CHECK (state IN ('open', 'closed')),
            parent int REFERENCES {schema}.parent (id),
-           short varchar(3))"
+           short varchar(3));
+         CREATE TABLE {schema}.slots (during int4range, EXCLUDE USING gist (during WITH &&));
+         INSERT INTO {schema}.slots VALUES ('[1,5)')"
     )))
     .execute(ctx.admin())
     .await
@@ -110,6 +112,10 @@ async fn database_errors_map_to_one_answer_each() {
     ))
     .await;
     assert_eq!(xf_store::problem(&long).status, 422);
+
+    let overlap = run(format!("INSERT INTO {schema}.slots VALUES ('[3,8)')")).await;
+    let p = xf_store::problem(&overlap);
+    assert_eq!((p.status, p.code), (409, "conflict"));
 
     let syntax = run(format!("SELEKT * FROM {schema}.t")).await;
     assert_eq!(
